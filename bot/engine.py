@@ -1,0 +1,206 @@
+"""The conversation engine: every channel calls this, and nothing here knows about any channel.
+
+text → classify (off the event loop) → store → songs → :class:`~bot.replies.Reply`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot import messages as msg
+from bot.config import Config
+from bot.input_check import INVALID_REPLIES, check_text
+from bot.replies import Reply, UserRef
+from bot.safety import CARE_MESSAGE, is_crisis
+from nlp.classifier import EmotionClassifier
+from nlp.labels import LABELS, parse_label
+from recommend.recommender import Recommender
+from recommend.types import MODES, Song
+from storage import Database
+from storage import pseudonymize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    songs_per_reply: int = 4
+    no_repeat_window: int = 20
+    max_message_chars: int = 2000
+    unsure_threshold: float = 0.45
+    default_mode: str = "match"
+
+    @classmethod
+    def from_config(cls, config: Config) -> "EngineSettings":
+        return cls(
+            songs_per_reply=config.engine.songs_per_reply,
+            no_repeat_window=config.engine.no_repeat_window,
+            max_message_chars=config.engine.max_message_chars,
+            unsure_threshold=config.model.unsure_threshold,
+            default_mode=config.engine.default_mode,
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        classifier: EmotionClassifier,
+        recommender: Recommender,
+        secret: bytes,
+        settings: EngineSettings = EngineSettings(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.classifier = classifier
+        self.recommender = recommender
+        self.settings = settings
+        self._secret = secret
+        self._rng = rng or random.Random()
+        # one inference thread: the model's own threads do the parallel work
+        self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maeum-infer")
+
+    async def close(self) -> None:
+        self._inference.shutdown(wait=True)
+        await self.recommender.close()
+        await self.db.close()
+
+    # -- identities -----------------------------------------------------------------------
+    async def _user(self, user: UserRef) -> str:
+        uid = pseudonymize(self._secret, user.channel, str(user.user_id))
+        await self.db.ensure_user(uid, user.channel)
+        return uid
+
+    def pseudonym(self, user: UserRef) -> str:
+        return pseudonymize(self._secret, user.channel, str(user.user_id))
+
+    # -- the main flow --------------------------------------------------------------------
+    async def classify(self, text: str) -> dict[str, float]:
+        loop = asyncio.get_running_loop()
+        cut = text[: self.classifier.max_chars]
+        (scores,) = await loop.run_in_executor(self._inference, self.classifier.predict, [cut])
+        return scores
+
+    async def handle_text(self, user: UserRef, raw: str | None) -> Reply:
+        checked = check_text(raw, self.settings.max_message_chars)
+        if checked.problem:
+            return Reply("invalid", INVALID_REPLIES[checked.problem])
+        uid = await self._user(user)
+        notes = []
+        text = checked.text
+        if checked.truncated or len(text) > self.classifier.max_chars:
+            notes.append(msg.truncated_note(min(len(text), self.classifier.max_chars)))
+        scores = await self.classify(text)
+        label = max(LABELS, key=lambda k: scores[k])
+        confidence = float(scores[label])
+        message_id = await self.db.add_message(uid, text, label, scores, self.classifier.version)
+        mode = await self.db.get_mode(uid)
+        common = dict(message_id=message_id, scores=scores, notes=tuple(notes), choices=LABELS, mode=mode)
+
+        if is_crisis(text):
+            songs = await self._songs(uid, message_id, "sadness", "lift")
+            return Reply("crisis", CARE_MESSAGE, label=label, confidence=confidence, songs=songs, **common)
+        if confidence < self.settings.unsure_threshold:
+            top, second = sorted(LABELS, key=lambda k: -scores[k])[:2]
+            return Reply("unsure", msg.unsure_text(top, second), label=None, confidence=confidence, **common)
+        songs = await self._songs(uid, message_id, label, mode)
+        text_out = f"{msg.headline(label, confidence, self._rng)}\n{msg.song_intro(label, mode)}"
+        return Reply("emotion", text_out, label=label, confidence=confidence, songs=songs, **common)
+
+    async def correct(self, user: UserRef, message_id: int, label_name: str) -> Reply:
+        label = parse_label(label_name)
+        if label is None:
+            return Reply("rejected", msg.BAD_LABEL)
+        uid, problem = await self._owned(user, message_id)
+        if problem:
+            return problem
+        await self.db.set_correction(message_id, uid, label)
+        mode = await self.db.get_mode(uid)
+        songs = await self._songs(uid, message_id, label, mode)
+        message = await self.db.get_message(message_id)
+        text = f"{msg.corrected_headline(label)}\n{msg.song_intro(label, mode)}"
+        return Reply(
+            "emotion", text, message_id=message_id, label=label, confidence=None,
+            scores=message.scores if message else {}, songs=songs, mode=mode, choices=LABELS, corrected=True,
+        )
+
+    async def more_songs(self, user: UserRef, message_id: int) -> Reply:
+        uid, problem = await self._owned(user, message_id)
+        if problem:
+            return problem
+        message = await self.db.get_message(message_id)
+        label = message.corrected or message.label
+        mode = await self.db.get_mode(uid)
+        songs = await self._songs(uid, message_id, label, mode)
+        return Reply(
+            "emotion", f"{msg.emotion_tag(label)} · {msg.MORE_SONGS}", message_id=message_id, label=label,
+            scores=message.scores, songs=songs, mode=mode, choices=LABELS, corrected=message.corrected is not None,
+        )
+
+    async def last_message_id(self, user: UserRef) -> int | None:
+        return await self.db.last_message_id(self.pseudonym(user))
+
+    # -- settings, feedback, privacy ------------------------------------------------------
+    async def get_mode(self, user: UserRef) -> str:
+        return await self.db.get_mode(await self._user(user))
+
+    async def set_mode(self, user: UserRef, mode: str) -> Reply:
+        if mode not in MODES:
+            return Reply("rejected", "모드는 공감(match) 또는 전환(lift) 중에서 골라 주세요.")
+        await self.db.set_mode(await self._user(user), mode)
+        text = msg.MODE_SET.format(name=msg.MODE_NAMES[mode], explain=msg.MODE_EXPLAIN[mode])
+        return Reply("notice", text, mode=mode)
+
+    async def toggle_mode(self, user: UserRef) -> Reply:
+        current = await self.get_mode(user)
+        return await self.set_mode(user, "lift" if current == "match" else "match")
+
+    async def song_feedback(self, user: UserRef, message_id: int, song_key: str, liked: bool) -> Reply:
+        uid, problem = await self._owned(user, message_id)
+        if problem:
+            return problem
+        if song_key not in await self.db.shown_for_message(message_id):
+            return Reply("rejected", "이 메시지에서 추천한 노래가 아니에요.")
+        message = await self.db.get_message(message_id)
+        await self.db.set_feedback(uid, song_key, message.corrected or message.label, liked)
+        return Reply("notice", msg.FEEDBACK_LIKE if liked else msg.FEEDBACK_DISLIKE, message_id=message_id)
+
+    async def privacy(self, user: UserRef) -> Reply:
+        summary = await self.db.user_summary(self.pseudonym(user))
+        counts = msg.PRIVACY_COUNTS.format(
+            messages=summary.get("messages", 0), corrections=summary.get("corrections", 0),
+            songs=summary.get("shown_songs", 0), feedback=summary.get("feedback", 0),
+        )
+        return Reply("notice", f"{msg.PRIVACY}\n{counts}")
+
+    async def forget(self, user: UserRef) -> Reply:
+        deleted = await self.db.delete_user(self.pseudonym(user))
+        if not any(deleted.values()):
+            return Reply("notice", msg.NOTHING_STORED)
+        return Reply(
+            "notice",
+            msg.FORGOTTEN.format(
+                messages=deleted.get("messages", 0), corrections=deleted.get("corrections", 0),
+                songs=deleted.get("shown_songs", 0),
+            ),
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+    async def _owned(self, user: UserRef, message_id: int) -> tuple[str, Reply | None]:
+        uid = self.pseudonym(user)
+        message = await self.db.get_message(message_id)
+        if message is None:
+            return uid, Reply("rejected", msg.STALE)
+        if message.user_id != uid:
+            return uid, Reply("rejected", msg.FOREIGN)
+        return uid, None
+
+    async def _songs(self, uid: str, message_id: int, label: str, mode: str) -> tuple[Song, ...]:
+        recent = await self.db.recent_song_keys(uid, self.settings.no_repeat_window)
+        exclude = set(recent) | await self.db.disliked_keys(uid)
+        songs = await self.recommender.recommend(label, mode, self.settings.songs_per_reply, exclude)
+        await self.db.record_shown(message_id, uid, songs)
+        return tuple(songs)
