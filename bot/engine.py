@@ -189,14 +189,17 @@ class Engine:
         )
 
     # -- helpers --------------------------------------------------------------------------
-    async def _owned(self, user: UserRef, message_id: int) -> tuple[str, Reply | None]:
-        uid = self.pseudonym(user)
+    async def check_owned(self, user: UserRef, message_id: int) -> Reply | None:
+        """None when the message exists and is this person's; else the "rejected" reply to show."""
         message = await self.db.get_message(message_id)
         if message is None:
-            return uid, Reply("rejected", msg.STALE)
-        if message.user_id != uid:
-            return uid, Reply("rejected", msg.FOREIGN)
-        return uid, None
+            return Reply("rejected", msg.STALE)
+        if message.user_id != self.pseudonym(user):
+            return Reply("rejected", msg.FOREIGN)
+        return None
+
+    async def _owned(self, user: UserRef, message_id: int) -> tuple[str, Reply | None]:
+        return self.pseudonym(user), await self.check_owned(user, message_id)
 
     async def _songs(self, uid: str, message_id: int, label: str, mode: str) -> tuple[Song, ...]:
         recent = await self.db.recent_song_keys(uid, self.settings.no_repeat_window)

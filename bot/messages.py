@@ -35,20 +35,40 @@ def emotion_tag(label: str) -> str:
 
 
 def headline(label: str, confidence: float, rng: random.Random) -> str:
-    return f"{emotion_tag(label)} ({confidence:.0%}) — {rng.choice(_HEADLINES[label])}"
+    return f"{emotion_tag(label)} ({percent(confidence)}) — {rng.choice(_HEADLINES[label])}"
 
 
 def song_intro(label: str, mode: str) -> str:
     return _SONG_INTRO[(label, mode)]
 
 
-def with_ro(word: str) -> str:
-    """Attach the particle 으로/로 the way Korean grammar wants it (로 after a vowel or ㄹ)."""
+def _final_consonant(word: str) -> int | None:
+    """Index of the last syllable's final consonant (0 = none, 8 = ㄹ), or None for non-Hangul."""
     last = word[-1]
-    if "가" <= last <= "힣":
-        final = (ord(last) - ord("가")) % 28
-        return word + ("로" if final in (0, 8) else "으로")
-    return word + "(으)로"
+    return (ord(last) - ord("가")) % 28 if "가" <= last <= "힣" else None
+
+
+def with_ro(word: str) -> str:
+    """Attach 으로/로 the way Korean grammar wants it (로 after a vowel or ㄹ)."""
+    final = _final_consonant(word)
+    if final is None:
+        return word + "(으)로"
+    return word + ("로" if final in (0, 8) else "으로")
+
+
+def with_eul(word: str) -> str:
+    """Attach 을/를."""
+    final = _final_consonant(word)
+    if final is None:
+        return word + "을(를)"
+    return word + ("를" if final == 0 else "을")
+
+
+def percent(confidence: float) -> str:
+    """A confidence as people read it: never a flat 100% or 0% for a model's guess."""
+    if confidence >= 0.995:
+        return "99%+"
+    return f"{max(confidence, 0.01):.0%}"
 
 
 def corrected_headline(label: str) -> str:
