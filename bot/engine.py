@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ class Engine:
         self.settings = settings
         self._secret = secret
         self._rng = rng or random.Random()
+        self._known_users: set[str] = set()
         # one inference thread: the model's own threads do the parallel work
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maeum-infer")
 
@@ -70,8 +72,10 @@ class Engine:
 
     # -- identities -----------------------------------------------------------------------
     async def _user(self, user: UserRef) -> str:
-        uid = pseudonymize(self._secret, user.channel, str(user.user_id))
-        await self.db.ensure_user(uid, user.channel)
+        uid = self.pseudonym(user)
+        if uid not in self._known_users:  # one write per person per process, not one per message
+            await self.db.ensure_user(uid, user.channel)
+            self._known_users.add(uid)
         return uid
 
     def pseudonym(self, user: UserRef) -> str:
@@ -96,7 +100,12 @@ class Engine:
         scores = await self.classify(text)
         label = max(LABELS, key=lambda k: scores[k])
         confidence = float(scores[label])
-        message_id = await self.db.add_message(uid, text, label, scores, self.classifier.version)
+        try:
+            message_id = await self.db.add_message(uid, text, label, scores, self.classifier.version)
+        except sqlite3.IntegrityError:  # the person ran /forget while this message was on its way
+            self._known_users.discard(uid)
+            uid = await self._user(user)
+            message_id = await self.db.add_message(uid, text, label, scores, self.classifier.version)
         mode = await self.db.get_mode(uid)
         common = dict(message_id=message_id, scores=scores, notes=tuple(notes), choices=LABELS, mode=mode)
 
@@ -177,6 +186,7 @@ class Engine:
         return Reply("notice", f"{msg.PRIVACY}\n{counts}")
 
     async def forget(self, user: UserRef) -> Reply:
+        self._known_users.discard(self.pseudonym(user))
         deleted = await self.db.delete_user(self.pseudonym(user))
         if not any(deleted.values()):
             return Reply("notice", msg.NOTHING_STORED)
