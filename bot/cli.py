@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["baseline", "transformer"], default="baseline")
     p.add_argument("--data", default="../shared/data", help="공개 학습 데이터 폴더 (기본: ../shared/data)")
     p.add_argument("--out", help="모델을 저장할 폴더 (기본: model/<kind>)")
-    p.add_argument("--chat", default="data/chat/train.tsv", help="직접 쓴 대화체 학습 예문 TSV")
+    p.add_argument("--chat", default="data/chat", help="직접 쓴 대화체 학습 예문 TSV, 또는 train*.tsv 가 든 폴더")
     p.add_argument("--corrections", help="`maeum export corrections` 로 만든 JSONL/CSV")
     p.add_argument("--corrections-weight", type=float, default=3.0)
     p.add_argument("--base", help="transformer: 사전학습 모델 폴더 또는 허브 ID (예: skt/kobert-base-v1)")
@@ -230,7 +230,7 @@ def _data_dir(args) -> Path:
 
 def cmd_train(config: Config, args) -> int:
     data = _data_dir(args)
-    chat = Path(args.chat) if args.chat and Path(args.chat).is_file() else None
+    chat = Path(args.chat) if args.chat and Path(args.chat).exists() else None
     corrections = Path(args.corrections) if args.corrections else None
     if corrections and not corrections.is_file():
         raise CliError(f"수정 파일을 찾을 수 없습니다: {corrections}")

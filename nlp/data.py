@@ -261,8 +261,14 @@ def _label_or_error(raw: str, path: Path, where: str) -> str:
 
 def load_chat_examples(path: Path, source: str = "chat") -> list[Example]:
     """TSV ``text<TAB>label``; the label may be English or Korean. Blank lines, lines starting
-    with ``#`` and a ``text<TAB>label`` header are skipped."""
+    with ``#`` and a ``text<TAB>label`` header are skipped. A folder means every ``train*.tsv``
+    in it (e.g. ``data/chat``: ``train.tsv`` and ``train_extra.tsv``), never its test files."""
     path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("train*.tsv"))
+        if not files:
+            raise DataError(f"{path} 에 train*.tsv 파일이 없습니다")
+        return [ex for file in files for ex in load_chat_examples(file, source)]
     if not path.is_file():
         raise DataError(f"파일을 찾을 수 없습니다: {path}")
     out: list[Example] = []

@@ -3,7 +3,7 @@
     python -m nlp.train_baseline --data ../shared/data --out model/baseline
 
 Steps: load and map the open data (:func:`nlp.data.load_labelled`), add our chat-style
-examples (``data/chat/train.tsv`` when present) and user corrections, drop anything that
+examples (every ``data/chat/train*.tsv`` when present) and user corrections, drop anything that
 near-duplicates ``data/chat/test.tsv``, split by near-duplicate groups (seeded), fit
 sklearn's TfidfVectorizer + LogisticRegression on train, fit a softmax temperature on
 validation, score test (overall, per source) and the chat test file, and write the model
@@ -43,7 +43,7 @@ from nlp.labels import LABELS
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHAT_TRAIN = REPO_ROOT / "data" / "chat" / "train.tsv"
+DEFAULT_CHAT_TRAIN = REPO_ROOT / "data" / "chat"  # every train*.tsv in it
 DEFAULT_CHAT_TEST = REPO_ROOT / "data" / "chat" / "test.tsv"
 
 #: words the 지식iN crawl searched for, per class (read off the data: each is far more
@@ -222,9 +222,9 @@ def _resolve_default(path: Path | None, default: Path) -> Path | None:
     """``None`` stays None; the default path counts only when the file exists."""
     if path is None:
         return None
-    if path == default and not path.is_file():
+    if path == default and not path.exists():
         return None
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise DataError(f"파일을 찾을 수 없습니다: {path}")
     return Path(path)
 
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="공개 데이터 폴더")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "model" / "baseline", help="모델을 저장할 폴더")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--chat", type=Path, default=DEFAULT_CHAT_TRAIN, help="대화체 학습 TSV (없으면 건너뜀)")
+    parser.add_argument("--chat", type=Path, default=DEFAULT_CHAT_TRAIN, help="대화체 학습 TSV 또는 train*.tsv 가 든 폴더 (없으면 건너뜀)")
     parser.add_argument("--no-chat", action="store_true", help="대화체 학습 데이터를 쓰지 않음")
     parser.add_argument("--chat-weight", type=float, default=10.0)
     parser.add_argument("--chat-test", type=Path, default=DEFAULT_CHAT_TEST, help="대화체 평가 TSV (학습에서 제외)")

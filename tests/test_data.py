@@ -202,3 +202,13 @@ def test_unlabelled_texts(data_dir: Path) -> None:
     assert "헤어졌어" in texts and "힘내세요" not in texts
     assert "그냥 그래" in texts  # unlabelled rows of labelled sets count too
     assert "너무 슬퍼요 흑흑" in texts
+
+
+def test_chat_folder_loads_every_train_file_and_never_the_test_file(tmp_path):
+    from nlp.data import load_chat_examples
+
+    (tmp_path / "train.tsv").write_text("합격했다!!\tjoy\n", encoding="utf-8")
+    (tmp_path / "train_extra.tsv").write_text("내일 발표 떨려\t불안\n", encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("시험 망했어\tsadness\n", encoding="utf-8")
+    examples = load_chat_examples(tmp_path)
+    assert sorted((e.text, e.label) for e in examples) == [("내일 발표 떨려", "anxiety"), ("합격했다!!", "joy")]
