@@ -68,18 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="감정 분류기 학습")
     _add_config(p)
-    p.add_argument("--kind", choices=["baseline", "transformer"], default="baseline")
+    p.add_argument(
+        "--kind", choices=["baseline", "transformer"], default="baseline",
+        help="transformer 는 자체 옵션이 있어요: `maeum train --kind transformer --help`",
+    )
     p.add_argument("--data", default="../shared/data", help="공개 학습 데이터 폴더 (기본: ../shared/data)")
     p.add_argument("--out", help="모델을 저장할 폴더 (기본: model/<kind>)")
     p.add_argument("--chat", default="data/chat", help="직접 쓴 대화체 학습 예문 TSV, 또는 train*.tsv 가 든 폴더")
     p.add_argument("--corrections", help="`maeum export corrections` 로 만든 JSONL/CSV")
     p.add_argument("--corrections-weight", type=float, default=3.0)
-    p.add_argument("--base", help="transformer: 사전학습 모델 폴더 또는 허브 ID (예: skt/kobert-base-v1)")
     p.add_argument("--seed", type=int, default=13)
 
-    p = sub.add_parser("pretrain", help="SentencePiece 어휘와 작은 한국어 BERT를 MLM으로 사전학습")
-    _add_config(p)
-    p.add_argument("args", nargs=argparse.REMAINDER, help="nlp.pretrain 의 옵션 (--help 참고)")
+    sub.add_parser("pretrain", help="SentencePiece 어휘와 작은 한국어 BERT를 MLM으로 사전학습 (`maeum pretrain --help`)")
 
     p = sub.add_parser("eval", help="TSV(text<TAB>label)로 모델 평가")
     _add_config(p)
@@ -90,23 +90,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    delegated = _delegated(argv)
+    if delegated is not None:  # training jobs with many knobs keep their own option parsers
+        return _guarded(delegated)
+    args = build_parser().parse_args(argv)
+
+    def command() -> int:
         config = load_config(args.config)
         setup_logging(config)
         return COMMANDS[args.command](config, args) or 0
+
+    return _guarded(command)
+
+
+def _delegated(argv: list[str]):
+    """`maeum pretrain ...` and `maeum train --kind transformer ...` go straight to their modules."""
+    if argv[:1] == ["pretrain"]:
+        from nlp.pretrain import main as pretrain_main
+
+        return lambda: pretrain_main(argv[1:])
+    if argv[:1] == ["train"]:
+        rest = argv[1:]
+        for i, arg in enumerate(rest):
+            if arg == "--kind=transformer" or (arg == "--kind" and rest[i + 1 : i + 2] == ["transformer"]):
+                from nlp.train_transformer import main as train_transformer_main
+
+                width = 1 if "=" in arg else 2
+                return lambda: train_transformer_main(rest[:i] + rest[i + width :])
+    return None
+
+
+def _guarded(run) -> int:
+    """Run a command; known problems become one line on stderr and exit code 2."""
+    from nlp.classifier import ModelLoadError
+    from nlp.data import DataError
+    from storage import SchemaTooNewError, SecretError
+
+    try:
+        return run() or 0
     except KeyboardInterrupt:
         return 130
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, ModelLoadError, DataError, SchemaTooNewError, SecretError, OSError) as exc:
         print(f"maeum: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # the known user-facing errors of each layer
-        name = type(exc).__name__
-        if name in {"ModelLoadError", "DataError", "StorageError", "SchemaError"} or isinstance(exc, OSError):
-            print(f"maeum: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -234,30 +261,14 @@ def cmd_train(config: Config, args) -> int:
     corrections = Path(args.corrections) if args.corrections else None
     if corrections and not corrections.is_file():
         raise CliError(f"수정 파일을 찾을 수 없습니다: {corrections}")
-    out = Path(args.out) if args.out else config.resolve(f"model/{args.kind}")
-    if args.kind == "baseline":
-        from nlp.train_baseline import train_baseline
+    out = Path(args.out) if args.out else config.resolve("model/baseline")
+    from nlp.train_baseline import train_baseline
 
-        metrics = train_baseline(
-            data, out, seed=args.seed, chat_path=chat, corrections=corrections,
-            corrections_weight=args.corrections_weight,
-        )
-    else:
-        from nlp.train_transformer import train_transformer
-
-        kwargs = {"base": args.base} if args.base else {}
-        metrics = train_transformer(
-            data, out, seed=args.seed, chat_path=chat, corrections=corrections,
-            corrections_weight=args.corrections_weight, **kwargs,
-        )
+    metrics = train_baseline(
+        data, out, seed=args.seed, chat_path=chat, corrections=corrections, corrections_weight=args.corrections_weight,
+    )
     print(json.dumps(metrics, ensure_ascii=False, indent=2, default=str))
     return 0
-
-
-def cmd_pretrain(config: Config, args) -> int:
-    from nlp.pretrain import main as pretrain_main
-
-    return pretrain_main(args.args) or 0
 
 
 def cmd_eval(config: Config, args) -> int:
@@ -280,7 +291,6 @@ COMMANDS = {
     "classify": cmd_classify,
     "export": cmd_export,
     "train": cmd_train,
-    "pretrain": cmd_pretrain,
     "eval": cmd_eval,
 }
 

@@ -82,6 +82,8 @@ def test_errors_are_one_actionable_line(run_maeum, tmp_path):
     cases = [
         ("classify", "--model", str(tmp_path / "nowhere")),
         ("train", "--data", str(tmp_path / "no-data")),
+        ("train", "--kind", "transformer", "--data", str(tmp_path / "no-data")),
+        ("pretrain", "--data", str(tmp_path / "no-data"), "--out", str(tmp_path / "pre")),
         ("eval", str(tmp_path / "absent.tsv")),
         ("--config", str(tmp_path / "absent.toml"), "chat"),
         ("export", "corrections"),
@@ -101,3 +103,9 @@ def test_telegram_without_token_says_how_to_connect(run_maeum):
     result = run_maeum("telegram")
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_training_commands_show_their_own_options(run_maeum):
+    for args, option in [(("pretrain", "--help"), "--vocab-size"), (("train", "--kind", "transformer", "--help"), "--scratch")]:
+        result = run_maeum(*args)
+        assert result.returncode == 0 and option in result.stdout, result.stderr

@@ -1,0 +1,99 @@
+"""The unlabelled Korean corpus for tokenizer training and MLM pretraining.
+
+Texts come from :func:`nlp.data.unlabelled_texts` (NSMC reviews, chatbot questions, the text
+of the labelled sets; never ``data/chat/test.tsv``). They are exact-deduplicated, the
+non-review texts (closer to what people write to a chatbot) may be repeated, and the result
+is shuffled with a seed and written one text per line to a generated file outside the repo.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from nlp.data import clean_text, unlabelled_texts
+
+_NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    texts: int  # lines written (after dedup and repeats)
+    unique_texts: int
+    review_texts: int
+    other_texts: int
+    characters: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def iter_unlabelled(data_dir: Path) -> Iterator[tuple[int, str]]:
+    """(position in :func:`unlabelled_texts`, cleaned single-line text); empty texts skipped."""
+    for i, text in enumerate(unlabelled_texts(Path(data_dir))):
+        text = clean_text(_NEWLINES.sub(" ", text))
+        if text:
+            yield i, text
+
+
+def build_corpus(data_dir: Path, out_path: Path, *, seed: int = 13, repeat_other: int = 2, min_chars: int = 2) -> CorpusStats:
+    """Write the deduplicated, shuffled corpus to ``out_path`` (UTF-8, one text per line).
+
+    NSMC reviews come first in :func:`unlabelled_texts`; every text after them (chatbot
+    questions and labelled-set text) is written ``repeat_other`` times."""
+    seen: set[str] = set()
+    reviews: list[str] = []
+    others: list[str] = []
+    nsmc = Path(data_dir) / "nsmc" / "reviews.tsv.gz"
+    review_count = _count_nsmc(nsmc) if nsmc.is_file() else 0
+    for i, text in iter_unlabelled(data_dir):
+        if len(text) < min_chars or text in seen:
+            continue
+        seen.add(text)
+        (reviews if i < review_count else others).append(text)
+    lines = reviews + others * max(repeat_other, 1)
+    random.Random(seed).shuffle(lines)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+    tmp.replace(out_path)
+    stats = CorpusStats(
+        texts=len(lines),
+        unique_texts=len(seen),
+        review_texts=len(reviews),
+        other_texts=len(others),
+        characters=sum(len(t) for t in lines),
+    )
+    out_path.with_suffix(".json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return stats
+
+
+def _count_nsmc(path: Path) -> int:
+    """Rows :func:`unlabelled_texts` yields from NSMC (non-empty reviews after cleaning)."""
+    import gzip
+
+    count = 0
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        next(handle, None)
+        for line in handle:
+            if clean_text(line.rstrip("\n").partition("\t")[2]):
+                count += 1
+    return count
+
+
+def read_corpus(path: Path) -> list[str]:
+    with Path(path).open(encoding="utf-8") as handle:
+        return [line.rstrip("\n") for line in handle if line.strip()]
+
+
+def load_stats(path: Path) -> CorpusStats | None:
+    meta = Path(path).with_suffix(".json")
+    if not meta.is_file():
+        return None
+    return CorpusStats(**json.loads(meta.read_text(encoding="utf-8")))

@@ -1,0 +1,508 @@
+"""``maeum pretrain``: a SentencePiece vocabulary and a small BERT masked-LM on unlabelled text.
+
+Steps (each one is skipped when its output already exists, so a stopped run resumes):
+
+1. corpus: :func:`nlp.corpus.build_corpus` → ``OUT/corpus.txt`` (deduplicated, shuffled);
+2. tokenizer: :func:`nlp.tokenization.train_sentencepiece` → ``OUT/tokenizer/spiece.model``
+   (KoBERT special-token layout, so one loading path serves KoBERT and our model);
+3. ids: every text encoded once → ``OUT/ids.npy`` + ``OUT/offsets.npy``;
+4. MLM: ``BertForMaskedLM`` on packed ``[CLS] a [SEP] b [SEP] …`` rows of ``max_length``
+   tokens, 15 % dynamic masking (80/10/10), AdamW with warm-up and linear decay, bf16
+   autocast on CPUs that have it. ``OUT/checkpoint.pt`` every ``checkpoint_every`` steps
+   (model, optimiser, data position, random states); ``OUT/pretrain_log.json`` records the
+   configuration, corpus size, steps, wall time and losses; ``OUT/final/`` is the
+   checkpoint fine-tuning starts from (``maeum train --kind transformer --base OUT/final``).
+
+``max_minutes`` bounds the wall time of the MLM step: the learning-rate schedule follows
+``max(step / steps, elapsed / budget)``, so a time-bounded run still anneals to zero.
+Outputs are generated files: keep ``OUT`` outside the repository or under ``runs/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nlp.corpus import build_corpus, load_stats, read_corpus
+from nlp.tokenization import SentencePieceBertTokenizer, train_sentencepiece
+
+log = logging.getLogger("maeum.pretrain")
+
+EVAL_TEXTS = 3000  # the last texts of the shuffled corpus: held out for the MLM eval loss
+
+
+@dataclass
+class PretrainConfig:
+    vocab_size: int = 12000
+    spm_model_type: str = "unigram"
+    spm_sentences: int = 400_000
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 1024
+    max_position: int = 128
+    max_length: int = 64
+    batch_size: int = 64
+    steps: int = 6000
+    max_minutes: float | None = None
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.06
+    mask_prob: float = 0.15
+    checkpoint_every: int = 200
+    eval_every: int = 1000
+    log_every: int = 25
+    seed: int = 13
+    bf16: bool = True
+    threads: int = 2
+    repeat_other: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- data
+
+def encode_corpus(tokenizer: SentencePieceBertTokenizer, texts: Sequence[str], max_piece_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' piece ids (no specials, each cut at ``max_piece_len``) in one flat array
+    plus ``offsets`` (len(texts) + 1)."""
+    lengths = np.zeros(len(texts) + 1, dtype=np.int64)
+    chunks: list[np.ndarray] = []
+    batch = 20_000
+    for start in range(0, len(texts), batch):
+        encoded = tokenizer.sp.encode(list(texts[start : start + batch]), out_type=int)
+        for j, ids in enumerate(encoded):
+            ids = ids[:max_piece_len]
+            lengths[start + j + 1] = len(ids)
+            chunks.append(np.asarray(ids, dtype=np.int32))
+    offsets = np.cumsum(lengths)
+    flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    return flat, offsets
+
+
+def pack_rows(
+    flat: np.ndarray, offsets: np.ndarray, order: np.ndarray, max_length: int, cls_id: int, sep_id: int, pad_id: int
+) -> np.ndarray:
+    """Greedy packing of texts (in ``order``) into ``[CLS] a [SEP] b [SEP] …`` rows."""
+    rows: list[np.ndarray] = []
+    current: list[int] = [cls_id]
+    for idx in order:
+        ids = flat[offsets[idx] : offsets[idx + 1]]
+        if len(ids) == 0:
+            continue
+        if len(current) + len(ids) + 1 > max_length and len(current) > 1:
+            rows.append(np.asarray(current, dtype=np.int32))
+            current = [cls_id]
+        current.extend(ids[: max_length - 2].tolist())
+        current.append(sep_id)
+    if len(current) > 1:
+        rows.append(np.asarray(current, dtype=np.int32))
+    out = np.full((len(rows), max_length), pad_id, dtype=np.int32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def mask_tokens(input_ids, *, mask_prob: float, mask_id: int, vocab_size: int, special_ids: Sequence[int], generator):
+    """Dynamic BERT masking. Returns (corrupted ids, bool positions to predict)."""
+    import torch
+
+    candidates = torch.ones_like(input_ids, dtype=torch.bool)
+    for sid in special_ids:
+        candidates &= input_ids != sid
+    chosen = (torch.rand(input_ids.shape, generator=generator) < mask_prob) & candidates
+    if not chosen.any():
+        first = candidates.nonzero()
+        if len(first):
+            chosen[tuple(first[0])] = True
+    corrupted = input_ids.clone()
+    roll = torch.rand(input_ids.shape, generator=generator)
+    to_mask = chosen & (roll < 0.8)
+    to_random = chosen & (roll >= 0.8) & (roll < 0.9)
+    corrupted[to_mask] = mask_id
+    random_ids = torch.randint(len(special_ids), vocab_size, input_ids.shape, generator=generator)
+    corrupted[to_random] = random_ids[to_random]
+    return corrupted, chosen
+
+
+# ----------------------------------------------------------------------------- model
+
+def build_mlm(config: PretrainConfig, vocab_size: int, pad_id: int):
+    from transformers import BertConfig, BertForMaskedLM
+
+    bert_config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=config.max_position,
+        type_vocab_size=2,
+        pad_token_id=pad_id,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+    )
+    return BertForMaskedLM(bert_config)
+
+
+class ThreadTuner:
+    """Picks the faster of 1 and ``max_threads`` intra-op threads while the run goes on.
+
+    The CPU is shared: when another job keeps the cores busy, two spinning OpenMP threads
+    can be several times slower than one. Every ``probe_every`` steps the other setting runs
+    for ``probe_len`` steps; the one with the lower median step time is kept."""
+
+    def __init__(self, max_threads: int, probe_every: int = 60, probe_len: int = 6) -> None:
+        self.choices = sorted({1, max(1, max_threads)})
+        self.best = self.choices[-1]
+        self.probe_every, self.probe_len = probe_every, probe_len
+        self.times: dict[int, list[float]] = {n: [] for n in self.choices}
+        self.calls = 0
+        self.first_probe = 8
+
+    def threads_for(self) -> int:
+        """The thread count for the next step (call once per step)."""
+        self.calls += 1
+        if len(self.choices) == 1:
+            return self.best
+        pos = (self.calls - self.first_probe) % self.probe_every
+        other = self.choices[0] if self.best == self.choices[-1] else self.choices[-1]
+        if self.calls < self.first_probe:
+            return self.best
+        if pos < self.probe_len:
+            return other
+        if pos == self.probe_len:
+            probe = sorted(self.times[other][-(self.probe_len - 1):])
+            mine = sorted(self.times[self.best][-20:])
+            if probe and mine and probe[len(probe) // 2] < 0.9 * mine[len(mine) // 2]:
+                log.info("switching to %d torch threads (%.0f ms vs %.0f ms per step)", other,
+                         1000 * probe[len(probe) // 2], 1000 * mine[len(mine) // 2])
+                self.best = other
+            self.times[other].clear()
+        return self.best
+
+    def record(self, threads: int, seconds: float, first_after_switch: bool) -> None:
+        if not first_after_switch:
+            self.times[threads].append(seconds)
+
+
+def lr_factor(progress: float, warmup_frac: float) -> float:
+    if progress < warmup_frac:
+        return max(progress / max(warmup_frac, 1e-9), 1e-3)
+    return max(0.0, (1.0 - progress) / max(1.0 - warmup_frac, 1e-9))
+
+
+def _mlm_loss(model, ids, attention, targets, positions, use_bf16: bool):
+    import torch
+    import torch.nn.functional as F
+
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+        hidden = model.bert(input_ids=ids, attention_mask=attention).last_hidden_state
+        logits = model.cls(hidden[positions])
+    logits = logits.float()
+    loss = F.cross_entropy(logits, targets[positions])
+    correct = (logits.argmax(-1) == targets[positions]).float().mean()
+    return loss, correct
+
+
+def evaluate_mlm(model, rows: np.ndarray, tokenizer: SentencePieceBertTokenizer, config: PretrainConfig, use_bf16: bool) -> dict:
+    import torch
+
+    if len(rows) == 0:
+        return {"loss": float("nan"), "accuracy": float("nan")}
+    gen = torch.Generator().manual_seed(config.seed + 999)  # same masks every evaluation
+    special = (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    model.eval()
+    total_loss = total_acc = 0.0
+    count = 0
+    with torch.inference_mode():
+        for start in range(0, len(rows), 128):
+            ids = torch.from_numpy(rows[start : start + 128].astype(np.int64))
+            corrupted, positions = mask_tokens(
+                ids, mask_prob=config.mask_prob, mask_id=tokenizer.mask_token_id,
+                vocab_size=tokenizer.vocab_size, special_ids=special, generator=gen,
+            )
+            loss, acc = _mlm_loss(model, corrupted, (ids != tokenizer.pad_token_id).long(), ids, positions, use_bf16)
+            n = int(positions.sum())
+            total_loss += float(loss) * n
+            total_acc += float(acc) * n
+            count += n
+    model.train()
+    return {"loss": total_loss / count, "accuracy": total_acc / count, "masked_tokens": count}
+
+
+def _bf16_supported() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+# ----------------------------------------------------------------------------- main loop
+
+def pretrain(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    vocab_size: int = 12000,
+    steps: int = 6000,
+    seed: int = 13,
+    resume: bool = True,
+    max_minutes: float | None = None,
+    **overrides,
+) -> dict:
+    """Run (or resume) pretraining into ``out_dir``; returns the summary written to
+    ``out_dir/pretrain_log.json``. Keyword ``overrides`` set other :class:`PretrainConfig` fields."""
+    import torch
+
+    config = PretrainConfig(vocab_size=vocab_size, steps=steps, seed=seed, max_minutes=max_minutes, **overrides)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "pretrain_log.json"
+    ckpt_path = out_dir / "checkpoint.pt"
+    torch.manual_seed(seed)
+    t_start = time.time()
+
+    # 1. corpus
+    corpus_path = out_dir / "corpus.txt"
+    if not (resume and corpus_path.is_file() and load_stats(corpus_path)):
+        log.info("building corpus from %s", data_dir)
+        stats = build_corpus(Path(data_dir), corpus_path, seed=seed, repeat_other=config.repeat_other)
+    else:
+        stats = load_stats(corpus_path)
+    log.info("corpus: %s", stats)
+    texts = read_corpus(corpus_path)
+    train_texts, eval_texts = texts[:-EVAL_TEXTS], texts[-EVAL_TEXTS:]
+
+    # 2. tokenizer (trained on the training texts only)
+    tok_dir = out_dir / "tokenizer"
+    spm_path = tok_dir / "spiece.model"
+    t0 = time.time()
+    if not (resume and spm_path.is_file()):
+        log.info("training SentencePiece (%s, vocab %d)", config.spm_model_type, config.vocab_size)
+        model_file = train_sentencepiece(
+            train_texts, tok_dir / "spiece", vocab_size=config.vocab_size, model_type=config.spm_model_type,
+            input_sentence_size=config.spm_sentences, seed=seed,
+        )
+        assert model_file == spm_path
+    tokenizer = SentencePieceBertTokenizer(spm_path, max_length=config.max_length)
+    tokenizer.save_pretrained(tok_dir)
+    spm_seconds = time.time() - t0
+
+    # 3. ids
+    ids_path, off_path = out_dir / "ids.npy", out_dir / "offsets.npy"
+    if not (resume and ids_path.is_file() and off_path.is_file()):
+        log.info("encoding %d texts", len(texts))
+        flat, offsets = encode_corpus(tokenizer, texts, config.max_length - 2)
+        np.save(ids_path, flat)
+        np.save(off_path, offsets)
+    flat, offsets = np.load(ids_path), np.load(off_path)
+    n_train = len(train_texts)
+    total_tokens = int(offsets[-1])
+    special = (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    eval_rows = pack_rows(
+        flat, offsets, np.arange(n_train, len(texts)), config.max_length,
+        tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
+    )
+
+    # 4. MLM
+    use_bf16 = config.bf16 and _bf16_supported()
+    model = build_mlm(config, tokenizer.vocab_size, tokenizer.pad_token_id)
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, betas=(0.9, 0.98), eps=1e-6,
+    )
+    gen = torch.Generator().manual_seed(seed)
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed": 0.0, "history": [], "evals": []}
+    if resume and ckpt_path.is_file():
+        saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        log.info("resumed from step %d (%.1f min done)", state["step"], state["elapsed"] / 60)
+    budget = config.max_minutes * 60 if config.max_minutes else None
+
+    def progress() -> float:
+        p = state["step"] / config.steps
+        if budget:
+            p = max(p, state["elapsed"] / budget)
+        return min(p, 1.0)
+
+    def save_checkpoint() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(
+            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
+             "torch_rng": torch.get_rng_state(), "state": state, "config": asdict(config)},
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+
+    def write_log(final: bool) -> dict:
+        recent = [h["loss"] for h in state["history"][-8:]]
+        summary = {
+            "config": asdict(config),
+            "corpus": stats.to_dict() if stats else None,
+            "corpus_tokens": total_tokens,
+            "train_texts": n_train,
+            "eval_texts": len(texts) - n_train,
+            "tokenizer_seconds": round(spm_seconds, 1),
+            "vocab_size": tokenizer.vocab_size,
+            "parameters": n_params,
+            "bf16": use_bf16,
+            "torch_threads": torch.get_num_threads(),
+            "steps_done": state["step"],
+            "epochs_done": state["epoch"] + state["batch_in_epoch"] * config.batch_size / max(rows_per_epoch, 1),
+            "tokens_seen": state["step"] * config.batch_size * config.max_length,
+            "train_minutes": round(state["elapsed"] / 60, 2),
+            "recent_train_loss": float(np.mean(recent)) if recent else None,
+            "evals": state["evals"],
+            "history": state["history"],
+            "finished": final,
+        }
+        log_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return summary
+
+    model.train()
+    rng_epoch = lambda e: np.random.default_rng(seed * 1000 + e)  # noqa: E731 - tiny helper
+    rows = pack_rows(flat, offsets, rng_epoch(state["epoch"]).permutation(n_train), config.max_length, *special[1:], tokenizer.pad_token_id)
+    rows_per_epoch = len(rows)
+    log.info(
+        "MLM: %d params, %d packed rows/epoch, %d tokens, bf16=%s, threads=%d",
+        n_params, rows_per_epoch, total_tokens, use_bf16, torch.get_num_threads(),
+    )
+    window_loss: list[float] = []
+    window_acc: list[float] = []
+    t_window = time.time()
+    tuner = ThreadTuner(config.threads)
+    threads_now = torch.get_num_threads()
+    while progress() < 1.0:
+        start = state["batch_in_epoch"] * config.batch_size
+        if start + config.batch_size > len(rows):
+            state["epoch"] += 1
+            state["batch_in_epoch"] = 0
+            rows = pack_rows(flat, offsets, rng_epoch(state["epoch"]).permutation(n_train), config.max_length, *special[1:], tokenizer.pad_token_id)
+            continue
+        wanted = tuner.threads_for()
+        switched = wanted != threads_now
+        if switched:
+            torch.set_num_threads(wanted)
+            threads_now = wanted
+        t_step = time.time()
+        batch = torch.from_numpy(rows[start : start + config.batch_size].astype(np.int64))
+        used = int((batch != tokenizer.pad_token_id).sum(1).max())
+        batch = batch[:, :used]
+        corrupted, positions = mask_tokens(
+            batch, mask_prob=config.mask_prob, mask_id=tokenizer.mask_token_id,
+            vocab_size=tokenizer.vocab_size, special_ids=special, generator=gen,
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * lr_factor(progress(), config.warmup_frac)
+        loss, acc = _mlm_loss(model, corrupted, (batch != tokenizer.pad_token_id).long(), batch, positions, use_bf16)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] += 1
+        state["batch_in_epoch"] += 1
+        step_seconds = time.time() - t_step
+        state["elapsed"] += step_seconds
+        tuner.record(threads_now, step_seconds, switched)
+        window_loss.append(loss.item())
+        window_acc.append(acc.item())
+        if state["step"] % config.log_every == 0:
+            dt = time.time() - t_window
+            entry = {
+                "step": state["step"], "loss": float(np.mean(window_loss)), "mlm_acc": float(np.mean(window_acc)),
+                "lr": optimizer.param_groups[0]["lr"], "minutes": round(state["elapsed"] / 60, 2),
+            }
+            state["history"].append(entry)
+            log.info(
+                "step %d loss %.3f acc %.3f lr %.2e threads %d  %.0f tok/s  %.1f min  progress %.1f%%",
+                entry["step"], entry["loss"], entry["mlm_acc"], entry["lr"], threads_now,
+                len(window_loss) * config.batch_size * config.max_length / max(dt, 1e-9),
+                entry["minutes"], 100 * progress(),
+            )
+            window_loss, window_acc, t_window = [], [], time.time()
+        if state["step"] % config.eval_every == 0:
+            ev = evaluate_mlm(model, eval_rows, tokenizer, config, use_bf16)
+            state["evals"].append({"step": state["step"], **ev})
+            log.info("eval step %d: loss %.3f acc %.3f", state["step"], ev["loss"], ev["accuracy"])
+        if state["step"] % config.checkpoint_every == 0:
+            save_checkpoint()
+            write_log(final=False)
+
+    ev = evaluate_mlm(model, eval_rows, tokenizer, config, use_bf16)
+    if not state["evals"] or state["evals"][-1]["step"] != state["step"]:
+        state["evals"].append({"step": state["step"], **ev})
+    log.info("final eval: loss %.3f acc %.3f (perplexity %.1f)", ev["loss"], ev["accuracy"], math.exp(ev["loss"]))
+    save_checkpoint()
+    final_dir = out_dir / "final"
+    model.save_pretrained(final_dir)
+    tokenizer.save_pretrained(final_dir)
+    summary = write_log(final=True)
+    summary["total_wall_minutes_this_call"] = round((time.time() - t_start) / 60, 2)
+    log_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("pretrained model saved to %s", final_dir)
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maeum pretrain", description="SentencePiece + small BERT MLM pretraining on unlabelled Korean text")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "runs" / "pretrain")
+    parser.add_argument("--vocab-size", type=int, default=12000)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--max-minutes", type=float, default=None, help="wall-time budget of the MLM loop")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--intermediate", type=int, default=1024)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-bf16", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not Path(args.data).is_dir():
+        from nlp.data import DataError
+
+        raise DataError(f"데이터 폴더를 찾을 수 없습니다: {args.data} (--data 로 ../shared/data 같은 경로를 지정하세요)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    import torch
+
+    from nlp.transformer_threads import configure_torch_threads
+
+    configure_torch_threads(args.threads)
+    summary = pretrain(
+        args.data, args.out, vocab_size=args.vocab_size, steps=args.steps, seed=args.seed,
+        resume=not args.no_resume, max_minutes=args.max_minutes,
+        hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads,
+        intermediate_size=args.intermediate, max_length=args.max_length, batch_size=args.batch_size,
+        lr=args.lr, checkpoint_every=args.checkpoint_every, bf16=not args.no_bf16, threads=args.threads,
+    )
+    print(json.dumps({k: summary[k] for k in ("steps_done", "train_minutes", "recent_train_loss", "parameters")}, ensure_ascii=False))
+    del torch
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

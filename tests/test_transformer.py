@@ -1,0 +1,238 @@
+"""TransformerClassifier, the KoBERT-compatible loading path, int8, calibration, pretraining
+pieces and the shipped model. Everything is built locally in tmp_path; nothing is downloaded."""
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from nlp.calibration import expected_calibration_error, fit_temperature, nll, softmax
+from nlp.classifier import EmotionClassifier, ModelLoadError, load_classifier
+from nlp.data import Example
+from nlp.labels import LABELS
+from nlp.tokenization import SentencePieceBertTokenizer, train_sentencepiece
+from nlp.transformer import TransformerClassifier, configure_torch_threads, load_backbone, save_classifier
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "model" / "transformer"
+
+WORDS = {
+    "joy": ["합격했어 너무 행복해", "선물 받아서 기분 최고야", "여행 간다 신난다"],
+    "anxiety": ["내일 발표라 너무 떨려", "결과 나올까봐 불안해", "면접 생각하면 걱정돼"],
+    "sadness": ["강아지가 떠나서 슬퍼", "혼자라서 외롭고 눈물 나", "헤어져서 마음이 아파"],
+    "anger": ["진짜 어이없고 화나", "왜 나한테 화풀이야 짜증나", "약속 또 어겨서 열받아"],
+}
+PREFIXES = ["오늘", "나 진짜", "아", "요즘", "방금", "솔직히", "근데", "하"]
+
+
+def sentences() -> list[tuple[str, str]]:
+    return [(f"{p} {w}", label) for label, ws in WORDS.items() for p, w in itertools.product(PREFIXES, ws)]
+
+
+@pytest.fixture(scope="module")
+def kobert_like(tmp_path_factory) -> Path:
+    """A folder shaped like skt/kobert-base-v1: spiece.model with [UNK]=0..[MASK]=4, a BERT
+    config (pad_token_id 1) and BertModel weights without a classification head."""
+    folder = tmp_path_factory.mktemp("kobert_like")
+    texts = [s for s, _ in sentences()] * 3
+    train_sentencepiece(texts, folder / "spiece", vocab_size=150, input_sentence_size=0, seed=1)
+    (folder / "spiece.vocab").unlink()
+    vocab = SentencePieceBertTokenizer.from_dir(folder).vocab_size
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, pad_token_id=1)
+    BertModel(config).save_pretrained(folder)
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "XLNetTokenizer", "unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+        "sep_token": "[SEP]", "mask_token": "[MASK]", "keep_accents": False, "do_lower_case": False,
+    }), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def maeum_dir(kobert_like: Path, tmp_path_factory) -> Path:
+    model, tokenizer, _ = load_backbone(kobert_like, max_length=32)
+    out = tmp_path_factory.mktemp("maeum_transformer")
+    save_classifier(model, tokenizer, out, {"version": "transformer-test", "max_chars": 100, "max_length": 32, "temperature": 1.5})
+    return out
+
+
+def test_kobert_shaped_folder_loads_through_the_real_path(kobert_like: Path) -> None:
+    model, tokenizer, folder = load_backbone(str(kobert_like), max_length=32)
+    assert folder == kobert_like
+    assert isinstance(tokenizer, SentencePieceBertTokenizer)
+    assert (tokenizer.unk_token_id, tokenizer.pad_token_id, tokenizer.cls_token_id,
+            tokenizer.sep_token_id, tokenizer.mask_token_id) == (0, 1, 2, 3, 4)
+    enc = tokenizer(["오늘 합격했어 너무 행복해", "왜 나한테 화풀이야"], return_tensors="pt")
+    real = enc["input_ids"][enc["attention_mask"].bool()]
+    assert (real != tokenizer.unk_token_id).all(), "Hangul must not turn into [UNK]"
+    assert enc["input_ids"][:, 0].tolist() == [2, 2]
+    assert model.config.num_labels == 4 and model.config.pad_token_id == 1
+    with torch.inference_mode():
+        logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+    assert logits.shape == (2, 4)
+
+
+def test_missing_folder_and_wrong_kind_fail_clearly(tmp_path: Path, maeum_dir: Path) -> None:
+    with pytest.raises(ModelLoadError):
+        TransformerClassifier.load(tmp_path / "nope")
+    with pytest.raises(ModelLoadError):
+        load_backbone(tmp_path)  # exists, but no config.json
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in maeum_dir.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    manifest = json.loads((bad / "maeum_model.json").read_text(encoding="utf-8"))
+    (bad / "maeum_model.json").write_text(json.dumps({**manifest, "kind": "baseline"}), encoding="utf-8")
+    with pytest.raises(ModelLoadError):
+        TransformerClassifier.load(bad)
+
+
+def test_predict_shapes_and_sums(maeum_dir: Path) -> None:
+    clf = load_classifier(maeum_dir)
+    assert isinstance(clf, TransformerClassifier)
+    assert isinstance(clf, EmotionClassifier)
+    assert clf.version == "transformer-test" and clf.max_chars == 100 and clf.temperature == 1.5
+    texts = [s for s, _ in sentences()][:37] + ["", "ㅋ" * 500]
+    out = clf.predict(texts)
+    assert len(out) == len(texts)
+    for probs in out:
+        assert list(probs) == list(LABELS)
+        assert abs(sum(probs.values()) - 1.0) < 1e-6
+        assert all(0.0 <= p <= 1.0 for p in probs.values())
+    assert clf.predict([]) == []
+    # batching and length-sorting must not change any row
+    single = [clf.predict([t])[0] for t in texts[:5]]
+    for a, b in zip(single, out[:5]):
+        assert max(abs(a[k] - b[k]) for k in LABELS) < 1e-4
+
+
+def test_temperature_is_applied(maeum_dir: Path) -> None:
+    clf = TransformerClassifier.load(maeum_dir)
+    logits = clf.logits(["내일 발표라 너무 떨려"])[0]
+    expected = softmax(logits[None, :], 1.5)[0]
+    got = clf.predict(["내일 발표라 너무 떨려"])[0]
+    assert np.allclose([got[k] for k in LABELS], expected, atol=1e-5)
+
+
+def test_fp16_weights_are_upcast(maeum_dir: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(maeum_dir / "model.safetensors"), "pt") as f:
+        assert f.get_tensor(next(iter(f.keys()))).dtype == torch.float16
+    clf = TransformerClassifier.load(maeum_dir)
+    assert next(clf.model.parameters()).dtype == torch.float32
+
+
+def test_int8_quantised_model_loads_and_predicts(maeum_dir: Path, tmp_path: Path) -> None:
+    fp32 = TransformerClassifier.load(maeum_dir)
+    int8 = TransformerClassifier.load(maeum_dir, quantize="int8")
+    kinds = {type(m).__module__ for m in int8.model.modules()}
+    assert any("quantized" in k for k in kinds)
+    texts = [s for s, _ in sentences()][:20]
+    a, b = fp32.predict(texts), int8.predict(texts)
+    for pa, pb in zip(a, b):
+        assert abs(sum(pb.values()) - 1.0) < 1e-6
+        assert max(abs(pa[k] - pb[k]) for k in LABELS) < 0.05
+    # and through the manifest
+    for f in maeum_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    manifest = json.loads((tmp_path / "maeum_model.json").read_text(encoding="utf-8"))
+    (tmp_path / "maeum_model.json").write_text(json.dumps({**manifest, "quantize": "int8"}), encoding="utf-8")
+    via_manifest = load_classifier(tmp_path)
+    assert any("quantized" in type(m).__module__ for m in via_manifest.model.modules())
+
+
+def test_temperature_scaling_reduces_nll_on_miscalibrated_set() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    labels = rng.integers(0, 4, n)
+    clean = rng.normal(0, 1, (n, 4))
+    clean[np.arange(n), labels] += 1.2  # informative but noisy logits
+    overconfident = clean * 4.0
+    t = fit_temperature(overconfident, labels)
+    assert t > 2.0
+    assert nll(overconfident, labels, t) < nll(overconfident, labels, 1.0) - 0.1
+    assert expected_calibration_error(softmax(overconfident, t), labels) < expected_calibration_error(softmax(overconfident), labels)
+    # argmax (hence accuracy) is unchanged
+    assert (softmax(overconfident, t).argmax(1) == overconfident.argmax(1)).all()
+    underconfident = clean * 0.2
+    assert fit_temperature(underconfident, labels) < 1.0
+
+
+def test_configure_torch_threads_is_exported() -> None:
+    configure_torch_threads(torch.get_num_threads())
+    assert torch.get_num_threads() >= 1
+
+
+def test_mask_tokens_and_packing() -> None:
+    from nlp.pretrain import mask_tokens, pack_rows
+
+    flat = np.arange(5, 5 + 30, dtype=np.int32)
+    offsets = np.array([0, 5, 12, 20, 30])
+    rows = pack_rows(flat, offsets, np.array([0, 1, 2, 3]), 16, 2, 3, 1)
+    assert rows.shape[1] == 16 and (rows[:, 0] == 2).all()
+    seen = rows[(rows > 4)]
+    assert sorted(seen.tolist()) == list(range(5, 35))
+    ids = torch.from_numpy(np.tile(rows, (50, 1)).astype(np.int64))
+    gen = torch.Generator().manual_seed(0)
+    corrupted, positions = mask_tokens(ids, mask_prob=0.15, mask_id=4, vocab_size=40, special_ids=(1, 2, 3), generator=gen)
+    assert not positions[ids <= 3].any()
+    rate = positions.sum().item() / (ids > 4).sum().item()
+    assert 0.12 < rate < 0.18
+    masked_share = (corrupted[positions] == 4).float().mean().item()
+    assert 0.7 < masked_share < 0.9
+    assert torch.equal(corrupted[~positions], ids[~positions])
+
+
+def test_pretrain_resumes_and_feeds_fine_tuning(tmp_path: Path) -> None:
+    from nlp.pretrain import pretrain
+    from nlp.train_transformer import FinetuneConfig, fine_tune
+
+    data = tmp_path / "data"
+    (data / "nsmc").mkdir(parents=True)
+    rng = random.Random(0)
+    pool = [s for s, _ in sentences()]
+    with gzip.open(data / "nsmc" / "reviews.tsv.gz", "wt", encoding="utf-8") as f:
+        f.write("rating\treview\n")
+        for i in range(EVAL_ROWS := 3400):
+            f.write(f"{rng.randint(1, 10)}\t{rng.choice(pool)} {rng.choice(pool)} {i}\n")
+    tiny = dict(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=32, batch_size=8,
+                checkpoint_every=3, spm_sentences=0, eval_every=100, bf16=False, threads=1)
+    first = pretrain(data, tmp_path / "pt", vocab_size=300, steps=4, seed=1, **tiny)
+    assert first["steps_done"] == 4 and first["finished"]
+    second = pretrain(data, tmp_path / "pt", vocab_size=300, steps=7, seed=1, **tiny)
+    assert second["steps_done"] == 7
+    log = json.loads((tmp_path / "pt" / "pretrain_log.json").read_text(encoding="utf-8"))
+    assert log["corpus"]["texts"] == EVAL_ROWS and log["evals"]
+
+    model, tokenizer, _ = load_backbone(tmp_path / "pt" / "final", max_length=32)
+    assert isinstance(tokenizer, SentencePieceBertTokenizer) and tokenizer.cls_token_id == 2
+    examples = [Example(s, label, "chat" if i % 5 == 0 else "seed_kin") for i, (s, label) in enumerate(sentences())]
+    config = FinetuneConfig(epochs=2, batch_size=8, lr=1e-3, evals_per_epoch=1, bf16=False, max_length=32)
+    model, info = fine_tune(model, tokenizer, examples, examples[::3], config)
+    assert len(info["history"]) == 2 and info["best_val_macro_f1"] >= 0.0
+
+
+@pytest.mark.skipif(not (SHIPPED / "maeum_model.json").is_file(), reason="model/transformer not built yet")
+def test_shipped_model_gets_clear_examples_right() -> None:
+    clf = load_classifier(SHIPPED)
+    assert isinstance(clf, TransformerClassifier)
+    cases = {
+        "오늘 합격 소식 들었어 너무 행복해": "joy",
+        "내일 발표인데 너무 떨리고 불안해": "anxiety",
+        "강아지가 무지개다리를 건넜어 너무 보고싶다": "sadness",
+        "진짜 어이없네 왜 나한테 화풀이야": "anger",
+    }
+    got = clf.predict(list(cases))
+    for (text, want), probs in zip(cases.items(), got):
+        assert max(probs, key=probs.get) == want, (text, probs)
+    size = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.is_file())
+    assert size <= 25 * 1024 * 1024
