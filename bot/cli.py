@@ -166,6 +166,8 @@ def cmd_run(config: Config, args) -> int:
 def cmd_telegram(config: Config, args) -> int:
     if not secret("telegram_token"):
         raise CliError("TELEGRAM_BOT_TOKEN 환경 변수가 없습니다. @BotFather 에서 받은 토큰을 넣어 주세요.")
+    if config.telegram.mode == "webhook":
+        return cmd_serve(config, args)
     from bot.telegram import run_polling
 
     run_polling(config)
