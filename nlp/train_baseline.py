@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHAT_TRAIN = REPO_ROOT / "data" / "chat"  # every train*.tsv in it
 DEFAULT_CHAT_TEST = REPO_ROOT / "data" / "chat" / "test.tsv"
+#: every TSV here is evaluation only: never trained on, and its near-duplicates are dropped from training
+HELD_OUT_EVAL_DIR = REPO_ROOT / "data" / "eval"
+
+
+def held_out_eval_examples(folder: Path = HELD_OUT_EVAL_DIR) -> list[Example]:
+    return [ex for path in sorted(Path(folder).glob("*.tsv")) for ex in load_chat_examples(path, source="eval")]
 
 #: words the 지식iN crawl searched for, per class (read off the data: each is far more
 #: frequent in its own file than in the others). Masking some of them during training
@@ -197,13 +203,13 @@ def assemble_data(
         log.info("corrections: %d from %s", len(fixes), corrections)
         examples.extend(fixes)
     chat_test: list[Example] = []
-    removed = 0
     if chat_test_path is not None:
         chat_test = load_chat_examples(chat_test_path, source="chat_test")
-        before = len(examples)
-        examples = remove_overlap(examples, [ex.text for ex in chat_test])
-        removed = before - len(examples)
-        log.info("dropped %d training candidates that near-duplicate %s", removed, chat_test_path)
+    held_out = [ex.text for ex in chat_test] + [ex.text for ex in held_out_eval_examples()]
+    before = len(examples)
+    examples = remove_overlap(examples, held_out)
+    removed = before - len(examples)
+    log.info("dropped %d training candidates that near-duplicate held-out evaluation text", removed)
     train, val, test = split_examples(examples, seed=config.seed, val_frac=config.val_frac, test_frac=config.test_frac)
     return TrainingData(train, val, test, chat_test, removed)
 
@@ -334,7 +340,7 @@ def train_baseline(
             "val": class_counts(data.val),
             "test": class_counts(data.test),
             "train_by_source": {s: sum(1 for ex in data.train if ex.source == s) for s in sorted({ex.source for ex in data.train})},
-            "removed_overlap_with_chat_test": data.removed_overlap,
+            "removed_overlap_with_held_out_eval": data.removed_overlap,
         },
         "metrics": {
             "test": _brief(metrics["test"]),

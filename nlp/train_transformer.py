@@ -367,7 +367,7 @@ def train_transformer(
         "counts": {
             "train": class_counts(data.train), "val": class_counts(data.val), "test": class_counts(data.test),
             "train_by_source": {s: sum(1 for ex in data.train if ex.source == s) for s in sorted({ex.source for ex in data.train})},
-            "removed_overlap_with_chat_test": data.removed_overlap,
+            "removed_overlap_with_held_out_eval": data.removed_overlap,
         },
         "fit": fit_info,
         "metrics": metrics,

@@ -115,7 +115,7 @@ def test_train_baseline_end_to_end(tmp_path: Path) -> None:
     assert manifest["kind"] == "baseline" and manifest["labels"] == list(LABELS)
     assert manifest["version"].startswith("baseline-") and manifest["version"] == metrics["version"]
     assert manifest["training"]["seed"] == 5
-    assert manifest["training"]["counts"]["removed_overlap_with_chat_test"] == 1  # "오늘 최고의 하루"
+    assert manifest["training"]["counts"]["removed_overlap_with_held_out_eval"] == 1  # "오늘 최고의 하루"
     assert manifest["training"]["counts"]["train_by_source"]["corrections"] == 1
     assert metrics["test"]["macro_f1"] > 0.8
     assert metrics["chat_test"]["n"] == 2

@@ -212,3 +212,18 @@ def test_chat_folder_loads_every_train_file_and_never_the_test_file(tmp_path):
     (tmp_path / "test.tsv").write_text("시험 망했어\tsadness\n", encoding="utf-8")
     examples = load_chat_examples(tmp_path)
     assert sorted((e.text, e.label) for e in examples) == [("내일 발표 떨려", "anxiety"), ("합격했다!!", "joy")]
+
+
+def test_shipped_training_text_never_near_duplicates_a_held_out_set():
+    """The repo's own chat training files, after the trainer's overlap removal, share no
+    near-duplicate group with data/chat/test.tsv or any data/eval/*.tsv."""
+    from nlp.data import load_chat_examples, near_duplicate_groups, remove_overlap
+    from nlp.train_baseline import DEFAULT_CHAT_TEST, DEFAULT_CHAT_TRAIN, held_out_eval_examples
+
+    train = load_chat_examples(DEFAULT_CHAT_TRAIN)
+    held = [ex.text for ex in load_chat_examples(DEFAULT_CHAT_TEST)] + [ex.text for ex in held_out_eval_examples()]
+    assert len(held) >= 700
+    kept = remove_overlap(train, held)
+    assert len(kept) < len(train)  # some stock phrases ("우울해...") do coincide and must go
+    groups = near_duplicate_groups([ex.text for ex in kept] + held)
+    assert not set(groups[: len(kept)]) & set(groups[len(kept):])
