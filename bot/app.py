@@ -22,20 +22,27 @@ async def build_engine(config: Config, *, rng: random.Random | None = None) -> E
     classifier = load_classifier(config.model_path)
     pseudonym_key = load_or_create_secret(secret_path_for(config.storage_path))
     db = await Database.open(config.storage_path)
-    providers = build_providers(
-        db=db,
-        api_key=secret("youtube_api_key"),
-        api_base=config.youtube.api_base,
-        daily_budget=config.youtube.daily_budget,
-        cache_ttl_s=config.youtube.cache_ttl_hours * 3600,
-        max_results=config.youtube.max_results,
-        keyless=config.recommend.keyless,
-    )
-    recommender = Recommender(providers, budget_s=config.recommend.budget_s)
-    for line in await recommender.status_lines():
-        log.info("songs: %s", line)
-    if secret("youtube_api_key"):
-        await _report_youtube_key(config)
+    recommender = None
+    try:
+        providers = build_providers(
+            db=db,
+            api_key=secret("youtube_api_key"),
+            api_base=config.youtube.api_base,
+            daily_budget=config.youtube.daily_budget,
+            cache_ttl_s=config.youtube.cache_ttl_hours * 3600,
+            max_results=config.youtube.max_results,
+            keyless=config.recommend.keyless,
+        )
+        recommender = Recommender(providers, budget_s=config.recommend.budget_s)
+        for line in await recommender.status_lines():
+            log.info("songs: %s", line)
+        if secret("youtube_api_key"):
+            await _report_youtube_key(config)
+    except BaseException:  # an open database would keep the process alive after the error
+        if recommender is not None:
+            await recommender.close()
+        await db.close()
+        raise
     log.info("engine ready: model %s", classifier.version)
     return Engine(db, classifier, recommender, pseudonym_key, EngineSettings.from_config(config), rng=rng)
 

@@ -188,6 +188,7 @@ def cmd_doctor(config: Config, args) -> int:
 
 
 def cmd_classify(config: Config, args) -> int:
+    from bot.input_check import check_text
     from nlp.classifier import load_classifier
     from nlp.labels import LABELS
     from nlp.transformer_threads import configure_torch_threads
@@ -197,11 +198,13 @@ def cmd_classify(config: Config, args) -> int:
     out = sys.stdout
 
     def flush(batch: list[str]) -> None:
-        readable = [t for t in batch if t.strip()]
-        scored = iter(classifier.predict([t[: classifier.max_chars] for t in readable]) if readable else [])
-        for text in batch:
-            if not text.strip():
-                row = {"text": text, "label": None, "confidence": None, "scores": None, "error": "empty"}
+        # the same cleaning the chat channels apply (NFC, control characters, length)
+        checked = [check_text(text, classifier.max_chars) for text in batch]
+        readable = [c.text for c in checked if not c.problem]
+        scored = iter(classifier.predict(readable) if readable else [])
+        for text, check in zip(batch, checked):
+            if check.problem:
+                row = {"text": text, "label": None, "confidence": None, "scores": None, "error": check.problem}
             else:
                 scores = next(scored)
                 label = max(LABELS, key=lambda k: scores[k])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nlp.labels import KOREAN, parse_label
+from nlp.labels import KOREAN
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class Command:
 FIX_PREFIX = "감정 고치기:"
 MORE_TEXT = "🎵 다른 곡"
 MODE_TEXT = {"match": "공감 모드", "lift": "전환 모드"}
+FORGET_YES = "네, 모두 지워 주세요"
+FORGET_NO = "취소"
 
 _KOREAN_COMMANDS = {
     MORE_TEXT: Command("more"),
@@ -25,8 +27,18 @@ _KOREAN_COMMANDS = {
     MODE_TEXT["lift"]: Command("mode", "lift"),
     "내 기록": Command("privacy"),
     "기록 삭제": Command("forget"),
+    FORGET_YES: Command("forget_confirmed"),
+    FORGET_NO: Command("cancel"),
     "도움말": Command("help"),
 }
+
+
+_MODE_WORDS = {"match": "match", "공감": "match", "lift": "lift", "전환": "lift"}
+
+
+def parse_mode_word(word: str) -> str | None:
+    """"lift", "전환" → "lift"; "match", "공감" → "match"; anything else → None."""
+    return _MODE_WORDS.get(word.strip().lower())
 
 
 def fix_text(label: str) -> str:
@@ -44,7 +56,3 @@ def parse_command(text: str) -> Command | None:
     if match:
         return Command(match.group(1).lower(), (match.group(2) or "").strip())
     return None
-
-
-def is_label(text: str) -> bool:
-    return parse_label(text) is not None

@@ -4,9 +4,11 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 from typing import TextIO
 
 from bot.commands import parse_command
+from bot import messages as msg
 from bot.engine import Engine
 from bot.render_text import render_plain
 from bot.replies import Reply, UserRef
@@ -50,7 +52,7 @@ class ConsoleChat:
         elif command in ("fix", "more"):
             last = await self.engine.last_message_id(self.user)
             if last is None:
-                self.say("아직 고칠 메시지가 없어요. 먼저 지금 기분을 들려주세요." if command == "fix"
+                self.say(msg.NOTHING_TO_FIX if command == "fix"
                          else "먼저 지금 기분을 들려주세요. 그다음에 다른 노래를 더 골라 드릴게요.")
             elif command == "more":
                 self.show(await self.engine.more_songs(self.user, last))
@@ -77,18 +79,34 @@ def _local_user() -> str:
         return "local"
 
 
+def _read_lines(stdin: TextIO) -> asyncio.Queue:
+    """Lines from stdin, read by a daemon thread, so Ctrl+C never waits for a pending read."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in iter(stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="maeum-stdin", daemon=True).start()
+    return queue
+
+
 async def run_console(engine: Engine, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, hint: str | None = None) -> None:
     chat = ConsoleChat(engine, out)
     interactive = stdin.isatty()
     chat.say(GREETING)
     if hint:
         chat.say(hint)
-    loop = asyncio.get_running_loop()
+    lines = _read_lines(stdin)
     while True:
         if interactive:
             print("나> ", end="", file=out, flush=True)
-        line = await loop.run_in_executor(None, stdin.readline)
-        if not line:  # end of input
+        line = await lines.get()
+        if line is None:  # end of input
             break
         if not await chat.handle_line(line.rstrip("\n")):
             break

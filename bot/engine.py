@@ -5,6 +5,7 @@ text → classify (off the event loop) → store → songs → :class:`~bot.repl
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import sqlite3
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot import messages as msg
+from bot.commands import parse_mode_word
 from bot.config import Config
 from bot.input_check import INVALID_REPLIES, check_text
 from bot.replies import Reply, UserRef
@@ -19,11 +21,28 @@ from bot.safety import CARE_MESSAGE, is_crisis
 from nlp.classifier import EmotionClassifier
 from nlp.labels import LABELS, parse_label
 from recommend.recommender import Recommender
-from recommend.types import MODES, Song
+from recommend.types import Song
 from storage import Database
 from storage import pseudonymize
 
 log = logging.getLogger(__name__)
+
+
+def _vanished_is_stale(method):
+    """A message deleted by a concurrent /forget turns into the "stale" answer, not a crash."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        try:
+            return await method(self, *args, **kwargs)
+        except (LookupError, sqlite3.IntegrityError, _Vanished):
+            return Reply("rejected", msg.STALE)
+
+    return wrapper
+
+
+class _Vanished(Exception):
+    """The message was there a moment ago and is gone now."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +85,19 @@ class Engine:
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maeum-infer")
 
     async def close(self) -> None:
-        self._inference.shutdown(wait=True)
-        await self.recommender.close()
-        await self.db.close()
+        try:
+            await asyncio.to_thread(self._inference.shutdown, wait=True)
+            await self.recommender.close()
+        finally:
+            await self.db.close()
 
     # -- identities -----------------------------------------------------------------------
     async def _user(self, user: UserRef) -> str:
         uid = self.pseudonym(user)
         if uid not in self._known_users:  # one write per person per process, not one per message
-            await self.db.ensure_user(uid, user.channel)
+            created = await self.db.ensure_user(uid, user.channel)
+            if created and self.settings.default_mode != "match":
+                await self.db.set_mode(uid, self.settings.default_mode)
             self._known_users.add(uid)
         return uid
 
@@ -109,9 +132,9 @@ class Engine:
         mode = await self.db.get_mode(uid)
         common = dict(message_id=message_id, scores=scores, notes=tuple(notes), choices=LABELS, mode=mode)
 
-        if is_crisis(text):
+        if is_crisis(text):  # care first; no emotion label or correction buttons on such a message
             songs = await self._songs(uid, message_id, "sadness", "lift")
-            return Reply("crisis", CARE_MESSAGE, label=label, confidence=confidence, songs=songs, **common)
+            return Reply("crisis", CARE_MESSAGE, songs=songs, **{**common, "choices": ()})
         if confidence < self.settings.unsure_threshold:
             top, second = sorted(LABELS, key=lambda k: -scores[k])[:2]
             return Reply("unsure", msg.unsure_text(top, second), label=None, confidence=confidence, **common)
@@ -119,6 +142,7 @@ class Engine:
         text_out = f"{msg.headline(label, confidence, self._rng)}\n{msg.song_intro(label, mode)}"
         return Reply("emotion", text_out, label=label, confidence=confidence, songs=songs, **common)
 
+    @_vanished_is_stale
     async def correct(self, user: UserRef, message_id: int, label_name: str) -> Reply:
         label = parse_label(label_name)
         if label is None:
@@ -129,18 +153,19 @@ class Engine:
         await self.db.set_correction(message_id, uid, label)
         mode = await self.db.get_mode(uid)
         songs = await self._songs(uid, message_id, label, mode)
-        message = await self.db.get_message(message_id)
+        message = await self._message(message_id)
         text = f"{msg.corrected_headline(label)}\n{msg.song_intro(label, mode)}"
         return Reply(
             "emotion", text, message_id=message_id, label=label, confidence=None,
-            scores=message.scores if message else {}, songs=songs, mode=mode, choices=LABELS, corrected=True,
+            scores=message.scores, songs=songs, mode=mode, choices=LABELS, corrected=True,
         )
 
+    @_vanished_is_stale
     async def more_songs(self, user: UserRef, message_id: int) -> Reply:
         uid, problem = await self._owned(user, message_id)
         if problem:
             return problem
-        message = await self.db.get_message(message_id)
+        message = await self._message(message_id)
         label = message.corrected or message.label
         mode = await self.db.get_mode(uid)
         songs = await self._songs(uid, message_id, label, mode)
@@ -156,10 +181,15 @@ class Engine:
     async def get_mode(self, user: UserRef) -> str:
         return await self.db.get_mode(await self._user(user))
 
-    async def set_mode(self, user: UserRef, mode: str) -> Reply:
-        if mode not in MODES:
+    async def set_mode(self, user: UserRef, word: str) -> Reply:
+        mode = parse_mode_word(word)
+        if mode is None:
             return Reply("rejected", "모드는 공감(match) 또는 전환(lift) 중에서 골라 주세요.")
-        await self.db.set_mode(await self._user(user), mode)
+        try:
+            await self.db.set_mode(await self._user(user), mode)
+        except LookupError:  # a concurrent /forget removed the person: store them again
+            self._known_users.discard(self.pseudonym(user))
+            await self.db.set_mode(await self._user(user), mode)
         text = msg.MODE_SET.format(name=msg.MODE_NAMES[mode], explain=msg.MODE_EXPLAIN[mode])
         return Reply("notice", text, mode=mode)
 
@@ -167,13 +197,14 @@ class Engine:
         current = await self.get_mode(user)
         return await self.set_mode(user, "lift" if current == "match" else "match")
 
+    @_vanished_is_stale
     async def song_feedback(self, user: UserRef, message_id: int, song_key: str, liked: bool) -> Reply:
         uid, problem = await self._owned(user, message_id)
         if problem:
             return problem
         if song_key not in await self.db.shown_for_message(message_id):
             return Reply("rejected", "이 메시지에서 추천한 노래가 아니에요.")
-        message = await self.db.get_message(message_id)
+        message = await self._message(message_id)
         await self.db.set_feedback(uid, song_key, message.corrected or message.label, liked)
         return Reply("notice", msg.FEEDBACK_LIKE if liked else msg.FEEDBACK_DISLIKE, message_id=message_id)
 
@@ -194,7 +225,7 @@ class Engine:
             "notice",
             msg.FORGOTTEN.format(
                 messages=deleted.get("messages", 0), corrections=deleted.get("corrections", 0),
-                songs=deleted.get("shown_songs", 0),
+                songs=deleted.get("shown_songs", 0), feedback=deleted.get("feedback", 0),
             ),
         )
 
@@ -210,6 +241,12 @@ class Engine:
 
     async def _owned(self, user: UserRef, message_id: int) -> tuple[str, Reply | None]:
         return self.pseudonym(user), await self.check_owned(user, message_id)
+
+    async def _message(self, message_id: int):
+        message = await self.db.get_message(message_id)
+        if message is None:
+            raise _Vanished(message_id)
+        return message
 
     async def _songs(self, uid: str, message_id: int, label: str, mode: str) -> tuple[Song, ...]:
         recent = await self.db.recent_song_keys(uid, self.settings.no_repeat_window)

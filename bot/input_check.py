@@ -39,13 +39,17 @@ def _strip_controls(text: str) -> str:
 
 
 def check_text(raw: str | None, max_chars: int) -> CheckedText:
-    text = _strip_controls(unicodedata.normalize("NFC", raw or ""))
+    # look at a bounded prefix only: a megabyte of text must not stall the event loop
+    raw = raw or ""
+    text = _strip_controls(unicodedata.normalize("NFC", raw[: max_chars * 2]))
+    if len(raw) > max_chars * 2 and len(text) <= max_chars:
+        text = _strip_controls(unicodedata.normalize("NFC", raw))
     if not text:
         return CheckedText("", "empty")
     if not any(ch.isalnum() for ch in text):
         return CheckedText("", "symbols")
     if not _HANGUL.search(text):
         return CheckedText("", "no_korean")
-    if len(text) > max_chars:
+    if len(text) > max_chars or len(raw) > max_chars * 2:
         return CheckedText(text[:max_chars], None, truncated=True)
     return CheckedText(text)

@@ -6,6 +6,7 @@ a ``simpleText`` (the emotion), a ``listCard`` of songs with web links, and quic
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -13,12 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.commands import MODE_TEXT, MORE_TEXT, fix_text, parse_command
+from bot.commands import FORGET_NO, FORGET_YES, MODE_TEXT, MORE_TEXT, fix_text, parse_command
 from bot.engine import Engine
 from bot.messages import emotion_tag
 from bot.replies import Reply, UserRef
 from bot.render_text import scores_line
-from nlp.labels import KOREAN
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ TEXT_LIMIT = 1000
 QUICK_REPLY_LABEL_LIMIT = 14
 LIST_ITEMS_LIMIT = 5
 SECRET_HEADER = "X-Maeum-Kakao-Secret"
+ANSWER_WITHIN_S = 4.5
+SLOW = "생각이 조금 길어졌어요. 잠시 후 다시 보내 주세요."
+SORRY = "앗, 답을 만들다가 문제가 생겼어요. 잠시 후 다시 보내 주세요."
+FORGET_CONFIRM = "저장된 내 기록(메시지, 감정 수정, 추천한 노래, 노래 평가)을 모두 지울까요? 되돌릴 수 없어요."
 
 HELP = (
     "지금 기분이나 있었던 일을 한두 문장으로 보내 주세요. 감정을 읽고 어울리는 노래를 골라 드려요.\n"
@@ -92,7 +96,14 @@ class KakaoSkill:
             log.info("kakao: rejected a malformed skill request")
             return web.json_response(text_response("요청을 이해하지 못했어요. 잠시 후 다시 보내 주세요."), status=400)
         user = UserRef("kakao", user_id)
-        reply = await self.respond(user, utterance)
+        try:  # Kakao waits 5 s for a skill: answer in time, and always with a skill response
+            reply = await asyncio.wait_for(self.respond(user, utterance), ANSWER_WITHIN_S)
+        except asyncio.TimeoutError:
+            log.warning("kakao: reply took longer than %.1f s", ANSWER_WITHIN_S)
+            reply = text_response(SLOW)
+        except Exception as exc:
+            log.error("kakao: could not answer (%s)", type(exc).__name__)
+            reply = text_response(SORRY)
         return web.json_response(reply)
 
     async def respond(self, user: UserRef, utterance: str) -> dict[str, Any]:
@@ -104,7 +115,14 @@ class KakaoSkill:
         if command.name == "privacy":
             return skill_response(await self.engine.privacy(user))
         if command.name == "forget":
+            return {"version": "2.0", "template": {
+                "outputs": [{"simpleText": {"text": FORGET_CONFIRM}}],
+                "quickReplies": [{"label": label, "action": "message", "messageText": label}
+                                 for label in (FORGET_YES, FORGET_NO)]}}
+        if command.name == "forget_confirmed":
             return skill_response(await self.engine.forget(user))
+        if command.name == "cancel":
+            return text_response("취소했어요. 기록은 그대로 있어요.")
         if command.name == "mode":
             return skill_response(
                 await (self.engine.set_mode(user, command.arg) if command.arg else self.engine.toggle_mode(user))
@@ -120,8 +138,10 @@ class KakaoSkill:
 
 
 def kakao_routes(engine: Engine, path: str, secret: str | None = None) -> list[web.RouteDef]:
+    if secret is None:
+        log.warning("kakao: MAEUM_KAKAO_SECRET is not set, so %s answers any caller", path)
     skill = KakaoSkill(engine, secret)
     return [web.post(path, skill.handle)]
 
 
-__all__ = ["KakaoSkill", "kakao_routes", "skill_response", "KOREAN"]
+__all__ = ["KakaoSkill", "kakao_routes", "skill_response"]

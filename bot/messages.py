@@ -72,7 +72,7 @@ def percent(confidence: float) -> str:
 
 
 def corrected_headline(label: str) -> str:
-    return f"알려줘서 고마워요! {EMOJI[label]} {with_ro(KOREAN[label])} 기억할게요. 다음엔 더 잘 알아들을게요."
+    return f"알려 주셔서 고마워요! {EMOJI[label]} {with_ro(KOREAN[label])} 기억할게요. 다음엔 더 잘 알아들을게요."
 
 
 def unsure_text(top: str, second: str) -> str:
@@ -94,11 +94,14 @@ BAD_LABEL = "알 수 없는 감정이에요. 기쁨·불안·슬픔·분노 중�
 NOTHING_TO_FIX = "아직 고칠 메시지가 없어요. 먼저 지금 기분을 들려주세요."
 FEEDBACK_LIKE = "좋아해 주셔서 기뻐요! 비슷한 노래를 더 자주 골라 볼게요."
 FEEDBACK_DISLIKE = "알겠어요. 이 노래는 다시 추천하지 않을게요."
-FORGOTTEN = "저장된 기록을 모두 지웠어요 (메시지 {messages}개, 수정 {corrections}개, 추천 기록 {songs}개). 언제든 다시 이야기해 주세요."
+FORGOTTEN = (
+    "저장된 기록을 모두 지웠어요 (메시지 {messages}개, 감정 수정 {corrections}개, 추천한 노래 {songs}개, "
+    "노래 평가 {feedback}개). 언제든 다시 이야기해 주세요."
+)
 NOTHING_STORED = "저장된 기록이 없어요."
 PRIVACY = (
     "Maeum이 저장하는 것: 보내 주신 메시지와 감정 예측 결과, 고쳐 주신 감정, 추천한 노래와 좋아요/싫어요.\n"
     "이름이나 채팅 ID는 그대로 저장하지 않고, 알아볼 수 없게 바꾼 가명 ID로만 보관해요.\n"
-    "고쳐 주신 감정은 다음 모델 학습에 쓰여요. /forget 으로 언제든 모두 지울 수 있어요."
+    "고쳐 주신 감정은 다음 모델 학습에 쓰여요. 기록 삭제(/forget)로 언제든 모두 지울 수 있어요."
 )
 PRIVACY_COUNTS = "지금 저장된 기록: 메시지 {messages}개, 감정 수정 {corrections}개, 추천한 노래 {songs}개, 노래 평가 {feedback}개."

@@ -1,7 +1,7 @@
 """Plain-text rendering of a Reply, for the console (and any text-only channel)."""
 from __future__ import annotations
 
-from bot.messages import MODE_NAMES, emotion_tag
+from bot.messages import MODE_NAMES
 from bot.replies import Reply
 from nlp.labels import KOREAN, LABELS
 
@@ -27,5 +27,3 @@ def render_plain(reply: Reply, *, show_scores: bool = True, hints: bool = True) 
             lines.append(f"  틀렸다면: {picks} · 다른 곡: /more · 지금 모드: {mode} (/mode match|lift)")
     return "\n".join(lines)
 
-
-__all__ = ["render_plain", "scores_line", "emotion_tag"]

@@ -13,13 +13,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download from a model hub
+
+SECRETS = ("TELEGRAM_BOT_TOKEN", "YOUTUBE_API_KEY", "MAEUM_SECRET", "MAEUM_KAKAO_SECRET",
+           "MAEUM_TELEGRAM_WEBHOOK_SECRET")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_secrets(monkeypatch):
+    """A developer's exported token or key must never reach a test (or spend real quota)."""
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
 def maeum_env(tmp_path):
     """Environment for a `maeum` subprocess: a private database, no tokens, loopback unproxied."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAEUM_") or k == "MAEUM_MODEL_PATH"}
-    for name in ("TELEGRAM_BOT_TOKEN", "YOUTUBE_API_KEY"):
+    for name in SECRETS:
         env.pop(name, None)
     env.update(
         MAEUM_STORAGE_PATH=str(tmp_path / "maeum.sqlite3"),

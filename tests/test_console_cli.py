@@ -109,3 +109,14 @@ def test_training_commands_show_their_own_options(run_maeum):
     for args, option in [(("pretrain", "--help"), "--vocab-size"), (("train", "--kind", "transformer", "--help"), "--scratch")]:
         result = run_maeum(*args)
         assert result.returncode == 0 and option in result.stdout, result.stderr
+
+
+def test_broken_model_manifests_are_one_line_errors(run_maeum, tmp_path):
+    for i, manifest in enumerate(['[1, 2]', '{"kind": "baseline", "labels": ["joy", "anxiety", "sadness", "anger"], "max_chars": "lots"}',
+                                  '{"kind": "mystery", "labels": ["joy", "anxiety", "sadness", "anger"]}', "{not json"]):
+        folder = tmp_path / f"m{i}"
+        folder.mkdir()
+        (folder / "maeum_model.json").write_text(manifest, encoding="utf-8")
+        result = run_maeum("classify", "--model", str(folder), input="안녕\n")
+        assert result.returncode == 2, (manifest, result.stderr)
+        assert result.stderr.startswith("maeum: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -78,6 +78,8 @@ async def test_crisis_gets_care_and_helplines_before_music(make_engine, text):
 
     shown = render_plain(reply)
     assert shown.index("109") < shown.index(reply.songs[0].url)
+    assert reply.label is None and reply.choices == ()  # no "is this right?" buttons on such a message
+    assert "/fix" not in shown
 
 
 async def test_everyday_exaggeration_is_not_a_crisis(make_engine):
@@ -172,3 +174,27 @@ def test_korean_particle_follows_the_last_syllable():
 
     assert [with_ro(w) for w in ("기쁨", "불안", "슬픔", "분노", "서울", "Joy")] == [
         "기쁨으로", "불안으로", "슬픔으로", "분노로", "서울로", "Joy(으)로"]
+
+
+async def test_forget_racing_with_button_presses_never_crashes(make_engine):
+    engine = await make_engine()
+    for _ in range(10):
+        first = await engine.handle_text(ME, "오늘 회사에서 칭찬받아서 기분 좋아")
+        results = await asyncio.gather(
+            engine.more_songs(ME, first.message_id),
+            engine.correct(ME, first.message_id, "joy"),
+            engine.song_feedback(ME, first.message_id, first.songs[0].key, True),
+            engine.forget(ME),
+            engine.set_mode(ME, "전환"),
+        )
+        for reply in results[:3]:
+            assert reply.kind in ("emotion", "notice", "rejected")
+            if reply.kind == "rejected":
+                assert "찾을 수 없어요" in reply.text
+    assert (await engine.handle_text(ME, "다시 왔어 오늘은 좀 우울하네")).message_id
+
+
+async def test_default_mode_setting_applies_to_new_people(make_engine):
+    engine = await make_engine(MAEUM_ENGINE_DEFAULT_MODE="lift")
+    assert await engine.get_mode(UserRef("console", "newcomer")) == "lift"
+    assert (await engine.set_mode(ME, "공감")).mode == "match"

@@ -89,6 +89,7 @@ async def test_message_then_correction_then_more_songs(skill_server):
         assert "😠 분노로 기억할게요" in fixed["template"]["outputs"][0]["simpleText"]["text"]
         more_btn = next(q for q in fixed["template"]["quickReplies"] if q["label"] == "🎵 다른 곡")
         status, more = await post(session, url, skill_request(more_btn["messageText"]))
+        assert status == 200
         more_titles = {i["title"] for i in more["template"]["outputs"][1]["listCard"]["items"]}
         assert more_titles and not more_titles & {i["title"] for i in songs}
     rows = await engine.db.export_corrections()
@@ -132,11 +133,49 @@ async def test_secret_header_is_enforced_when_configured(skill_server):
     assert (await engine.db.user_summary(engine.pseudonym(UserRef("kakao", "kakao-user-1"))))["messages"] == 1
 
 
-async def test_forget_deletes_everything(skill_server):
+async def test_forget_asks_first_then_deletes_everything(skill_server):
     url, engine = await skill_server()
     async with aiohttp.ClientSession() as session:
         await post(session, url, skill_request("시험 끝나서 너무 후련하고 신나"))
-        status, body = await post(session, url, skill_request("기록 삭제"))
+        status, ask = await post(session, url, skill_request("기록 삭제"))
+        assert status == 200 and "지울까요" in ask["template"]["outputs"][0]["simpleText"]["text"]
+        assert [q["label"] for q in ask["template"]["quickReplies"]] == ["네, 모두 지워 주세요", "취소"]
+        status, kept = await post(session, url, skill_request("취소"))
+        assert "그대로" in kept["template"]["outputs"][0]["simpleText"]["text"]
+        assert (await engine.db.user_summary(engine.pseudonym(UserRef("kakao", "kakao-user-1"))))["messages"] == 1
+        status, body = await post(session, url, skill_request("네, 모두 지워 주세요"))
         assert "지웠어요" in body["template"]["outputs"][0]["simpleText"]["text"]
         status, body = await post(session, url, skill_request("감정 고치기: 기쁨"))
         assert "먼저 지금 기분을" in body["template"]["outputs"][0]["simpleText"]["text"]
+
+
+async def test_crisis_reply_has_helplines_and_no_correction_buttons(skill_server):
+    url, engine = await skill_server()
+    async with aiohttp.ClientSession() as session:
+        status, body = await post(session, url, skill_request("요즘 너무 힘들어서 죽고 싶다"))
+    assert status == 200
+    assert_valid_skill_response(body)
+    text = body["template"]["outputs"][0]["simpleText"]["text"]
+    assert "109" in text and "1577-0199" in text
+    assert "quickReplies" not in body["template"]
+
+
+async def test_an_engine_failure_is_still_a_kind_skill_response(skill_server, monkeypatch):
+    url, engine = await skill_server()
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(engine, "handle_text", broken)
+    async with aiohttp.ClientSession() as session:
+        status, body = await post(session, url, skill_request("오늘 좋은 일 있었어"))
+    assert status == 200
+    assert "잠시 후 다시" in body["template"]["outputs"][0]["simpleText"]["text"]
+
+
+async def test_korean_mode_words_work(skill_server):
+    url, engine = await skill_server()
+    async with aiohttp.ClientSession() as session:
+        status, body = await post(session, url, skill_request("/mode 전환"))
+    assert "전환 모드" in body["template"]["outputs"][0]["simpleText"]["text"]
+    assert await engine.get_mode(UserRef("kakao", "kakao-user-1")) == "lift"

@@ -25,6 +25,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import messages as msg
+from bot.commands import parse_mode_word
 from bot.replies import Reply, UserRef
 from bot.telegram import wording
 from bot.telegram.callbacks import Action, BadCallback, CallbackCodec, Press
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 CHANNEL = "telegram"
 TYPING_EVERY_S = 4.5  # Telegram shows "typing…" for about 5 seconds
-_MODE_WORDS = {"match": "match", "공감": "match", "lift": "lift", "전환": "lift"}
 _MESSAGE_ACTIONS = {Action.CORRECT, Action.PICK, Action.MORE, Action.LIKE, Action.DISLIKE}
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -166,8 +166,8 @@ class TelegramHandlers:
         args = context.args or []
         if not args:
             reply = await self.engine.toggle_mode(user)
-        elif len(args) == 1 and args[0].lower() in _MODE_WORDS:
-            reply = await self.engine.set_mode(user, _MODE_WORDS[args[0].lower()])
+        elif len(args) == 1 and parse_mode_word(args[0]):
+            reply = await self.engine.set_mode(user, args[0])
         else:
             reply = Reply("notice", wording.MODE_USAGE)
         await self._send_text(context.bot, update.effective_message, reply.text)
@@ -289,6 +289,11 @@ class TelegramHandlers:
             await self._edit(bot, query.message, render_reply(Reply("notice", wording.FORGET_CANCELLED), self.codec, 0))
 
     async def _edit(self, bot: Bot, message: MaybeInaccessibleMessage, rendered: Rendered) -> None:
+        """Edit the pressed message; a message that can no longer be edited is left as it is, so
+        the reply that follows (e.g. the corrected songs) still goes out."""
+        if not isinstance(message, Message):
+            log.info("pressed message is no longer accessible; not editing it")
+            return
         try:
             await bot.edit_message_text(
                 rendered.html,
@@ -300,7 +305,7 @@ class TelegramHandlers:
             )
         except BadRequest as exc:
             if "not modified" not in str(exc):
-                raise
+                log.warning("could not edit the pressed message: %s", exc)
 
     # -- errors ---------------------------------------------------------------------------------
     async def on_error(self, update: object, context: Context) -> None:
