@@ -45,8 +45,18 @@ def read_manifest(model_dir: str | Path) -> dict:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{manifest} 를 읽을 수 없습니다: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{manifest} 는 JSON 객체여야 합니다")
     if list(data.get("labels", [])) != list(LABELS):
         raise ModelLoadError(f"{manifest}: labels must be {list(LABELS)}")
+    for key, kind in (("max_chars", int), ("temperature", float)):
+        if key in data:
+            try:
+                value = kind(data[key])
+            except (TypeError, ValueError):
+                raise ModelLoadError(f"{manifest}: {key} 값이 잘못되었습니다 ({data[key]!r})") from None
+            if value <= 0:
+                raise ModelLoadError(f"{manifest}: {key} 는 0보다 커야 합니다")
     return data
 
 

@@ -126,7 +126,8 @@ def mask_tokens(input_ids, *, mask_prob: float, mask_id: int, vocab_size: int, s
     to_mask = chosen & (roll < 0.8)
     to_random = chosen & (roll >= 0.8) & (roll < 0.9)
     corrupted[to_mask] = mask_id
-    random_ids = torch.randint(len(special_ids), vocab_size, input_ids.shape, generator=generator)
+    # random replacements never draw a special token ([UNK]=0 … [MASK]=4 in the KoBERT layout)
+    random_ids = torch.randint(max(max(special_ids), mask_id) + 1, vocab_size, input_ids.shape, generator=generator)
     corrupted[to_random] = random_ids[to_random]
     return corrupted, chosen
 

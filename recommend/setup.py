@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 import time
@@ -15,7 +14,7 @@ from typing import Any
 
 from recommend.catalog import CatalogProvider
 from recommend.keyless import KeylessProvider, KeylessSearcher, keyless_unavailable_reason
-from recommend.recommender import SongProvider
+from recommend.recommender import Recommender, SongProvider
 from recommend.youtube import (
     DEFAULT_API_BASE,
     Clock,
@@ -71,10 +70,5 @@ def build_providers(
 
 
 async def close_providers(providers: Sequence[SongProvider]) -> None:
-    """Stop background searches and close HTTP sessions."""
-    for provider in providers:
-        close = getattr(provider, "close", None)
-        if close is not None:
-            result = close()
-            if inspect.isawaitable(result):
-                await result
+    """Stop background searches and close HTTP sessions (one failing close never stops the rest)."""
+    await Recommender(providers).close()

@@ -211,6 +211,7 @@ async def test_serves_real_links_from_the_pool_with_one_call(make_provider, fake
 
 
 async def test_quota_exceeded_opens_the_circuit_until_midnight_pacific(make_provider, fake, db, clock, caplog):
+    caplog.set_level(logging.DEBUG)  # the key must not appear in any log line, debug included
     fake.behaviour = "quota"
     provider = make_provider()
     recommender = Recommender([provider, CatalogProvider()], budget_s=2.0)
@@ -305,13 +306,14 @@ async def test_server_error_falls_through_and_backs_off(make_provider, fake, clo
 
 async def test_slow_api_reply_within_budget_and_result_still_cached(make_provider, fake):
     fake.behaviour = "slow"
-    fake.slow_s = 1.0
+    fake.slow_s = 3.0
     provider = make_provider()
     recommender = Recommender([provider, CatalogProvider()], budget_s=0.3)
     started = time.monotonic()
     songs = await recommender.recommend("joy", "lift", 4, set())
     elapsed = time.monotonic() - started
-    assert elapsed < 0.3 + 0.15, f"reply took {elapsed:.3f}s"
+    # cut at the 0.3 s budget, far before the API's 3 s answer (margin for a loaded machine)
+    assert elapsed < 1.5, f"reply took {elapsed:.3f}s"
     assert len(songs) == 4 and {s.source for s in songs} == {"catalog"}
     # the search was paid for: it finishes in the background and fills the pool
     await provider.wait_idle()
@@ -346,10 +348,10 @@ async def test_daily_refresh_rotates_queries_in_the_background(make_provider, fa
 
     clock.advance(3601)  # stale now, but still served while the refresh runs
     fake.behaviour = "slow"
-    fake.slow_s = 0.5
+    fake.slow_s = 3.0
     started = time.monotonic()
     songs = await provider.search("sadness", "lift", 4, set())
-    assert time.monotonic() - started < 0.2, "the reply must not wait for the refresh"
+    assert time.monotonic() - started < 1.5, "the reply must not wait for the 3 s refresh"
     assert len(songs) == 4
     await provider.wait_idle()
     assert fake.search_calls == 2
