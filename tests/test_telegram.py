@@ -485,6 +485,19 @@ async def test_groups_answer_only_when_addressed_and_refuse_foreign_presses(tg):
     assert group_cmd.result["text"] == wording.HELP
 
 
+async def test_anonymous_admin_messages_are_not_stored_under_a_shared_id(tg):
+    fake = tg.fake
+    group = fake.group_chat()
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+    mark = fake.mark()
+    text = "@maeum_test_bot 오늘 너무 우울해"
+    fields = {"text": text, "sender_chat": group, "entities": [{"type": "mention", "offset": 0, "length": 15}]}
+    fake.inject({"message": fake._new_message(group, anonymous, **fields)})
+    reply = await fake.wait_for("sendMessage", since=mark)
+    assert reply.params["text"] == wording.ANONYMOUS
+    assert (await tg.engine.privacy(user_ref(1087968824))).text.count("메시지 0개") == 1
+
+
 async def test_forget_after_confirmation_then_old_buttons_are_stale(tg):
     fake, user = tg.fake, tg.fake.make_user(112)
     _, first = await say(fake, user, "내일 시험이라 걱정돼")

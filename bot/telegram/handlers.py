@@ -189,6 +189,9 @@ class TelegramHandlers:
         message = update.effective_message
         if update.effective_user is None or not addressed_to_bot(message, context.bot):
             return
+        if message.sender_chat is not None:  # an anonymous admin or a channel: no person to store it for
+            await self._send_text(context.bot, message, wording.ANONYMOUS)
+            return
         owner = update.effective_user.id
         text = strip_mention(message.text or "", context.bot.username)
         async with self._typing(context.bot, message.chat.id):
