@@ -22,8 +22,7 @@ from nlp.classifier import EmotionClassifier
 from nlp.labels import LABELS, parse_label
 from recommend.recommender import Recommender
 from recommend.types import Song
-from storage import Database
-from storage import pseudonymize
+from storage import Database, pseudonymize
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,9 @@ def _vanished_is_stale(method):
     async def wrapper(self, *args, **kwargs):
         try:
             return await method(self, *args, **kwargs)
-        except (LookupError, sqlite3.IntegrityError, _Vanished):
+        except (KeyError, IndexError):  # programming errors, not a vanished message
+            raise
+        except (LookupError, sqlite3.IntegrityError, _Vanished):  # storage's "no such message/user"
             return Reply("rejected", msg.STALE)
 
     return wrapper
