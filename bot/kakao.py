@@ -42,6 +42,10 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _json(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=lambda data: json.dumps(data, ensure_ascii=False))
+
+
 def skill_response(reply: Reply) -> dict[str, Any]:
     text = reply.text
     if reply.notes:
@@ -84,7 +88,7 @@ class KakaoSkill:
         if self.secret is not None:
             given = request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), self.secret.encode()):
-                return web.json_response(text_response("권한이 없는 요청이에요."), status=403)
+                return _json(text_response("권한이 없는 요청이에요."), status=403)
         try:
             body = json.loads(await request.text())
             user_request = body["userRequest"]
@@ -94,7 +98,7 @@ class KakaoSkill:
                 raise TypeError("bad field types")
         except (ValueError, KeyError, TypeError, AttributeError):
             log.info("kakao: rejected a malformed skill request")
-            return web.json_response(text_response("요청을 이해하지 못했어요. 잠시 후 다시 보내 주세요."), status=400)
+            return _json(text_response("요청을 이해하지 못했어요. 잠시 후 다시 보내 주세요."), status=400)
         user = UserRef("kakao", user_id)
         try:  # Kakao waits 5 s for a skill: answer in time, and always with a skill response
             reply = await asyncio.wait_for(self.respond(user, utterance), ANSWER_WITHIN_S)
@@ -104,7 +108,7 @@ class KakaoSkill:
         except Exception as exc:
             log.error("kakao: could not answer (%s)", type(exc).__name__)
             reply = text_response(SORRY)
-        return web.json_response(reply)
+        return _json(reply)
 
     async def respond(self, user: UserRef, utterance: str) -> dict[str, Any]:
         command = parse_command(utterance)
