@@ -105,7 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _delegated(argv: list[str]):
-    """`maeum pretrain ...` and `maeum train --kind transformer ...` go straight to their modules."""
+    """`maeum pretrain ...` and `maeum train --kind transformer ...` go straight to their modules
+    (they take no config: every knob is an option of their own)."""
+    if argv[:1] == ["--config"]:
+        argv = argv[2:]
+    elif argv[:1] and argv[0].startswith("--config="):
+        argv = argv[1:]
     if argv[:1] == ["pretrain"]:
         from nlp.pretrain import main as pretrain_main
 

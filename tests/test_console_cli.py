@@ -106,7 +106,8 @@ def test_telegram_without_token_says_how_to_connect(run_maeum):
 
 
 def test_training_commands_show_their_own_options(run_maeum):
-    for args, option in [(("pretrain", "--help"), "--vocab-size"), (("train", "--kind", "transformer", "--help"), "--scratch")]:
+    for args, option in [(("pretrain", "--help"), "--vocab-size"), (("train", "--kind", "transformer", "--help"), "--scratch"),
+                         (("--config", "config.toml", "pretrain", "--help"), "--vocab-size")]:
         result = run_maeum(*args)
         assert result.returncode == 0 and option in result.stdout, result.stderr
 
