@@ -168,14 +168,7 @@ async def serve_polling(
 ) -> None:
     """Poll until ``stop`` is set (or SIGINT/SIGTERM). Builds (and closes) the engine unless given."""
     token = require_token(token)
-    if stop is None:  # the CLI: stop on Ctrl+C / SIGTERM (callers with their own event stop it themselves)
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-    own_engine = engine is None
-    if engine is None:
-        from bot.app import build_engine
-
-        engine = await build_engine(config)
+    stop, engine, own_engine = await _stop_and_engine(config, engine, stop)
     runner = TelegramRunner(config, engine, token, rate_limiter)
     try:
         await runner.start_polling()
@@ -222,14 +215,7 @@ async def serve_webhook(
     if not tg.webhook_url:
         raise ConfigError("웹훅 모드에는 [telegram] webhook_url (텔레그램이 보낼 공개 HTTPS 주소)이 필요합니다.")
     webhook_secret = webhook_secret or webhook_secret_token()
-    if stop is None:  # the CLI: stop on Ctrl+C / SIGTERM (callers with their own event stop it themselves)
-        stop = asyncio.Event()
-        _stop_on_signals(stop)
-    own_engine = engine is None
-    if engine is None:
-        from bot.app import build_engine
-
-        engine = await build_engine(config)
+    stop, engine, own_engine = await _stop_and_engine(config, engine, stop)
     runner = TelegramRunner(config, engine, token, rate_limiter)
     site_runner: web.AppRunner | None = None
     try:
@@ -251,6 +237,21 @@ async def serve_webhook(
         await runner.stop()  # then finish what was taken
         if own_engine:
             await engine.close()
+
+
+async def _stop_and_engine(
+    config: Config, engine: "Engine | None", stop: asyncio.Event | None
+) -> tuple[asyncio.Event, "Engine", bool]:
+    """The stop event (Ctrl+C / SIGTERM for the CLI) and the engine (built here unless given;
+    the flag says whether this call owns it and must close it)."""
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    if engine is not None:
+        return stop, engine, False
+    from bot.app import build_engine
+
+    return stop, await build_engine(config), True
 
 
 def run_polling(config: Config) -> None:
