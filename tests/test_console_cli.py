@@ -121,3 +121,13 @@ def test_broken_model_manifests_are_one_line_errors(run_maeum, tmp_path):
         result = run_maeum("classify", "--model", str(folder), input="안녕\n")
         assert result.returncode == 2, (manifest, result.stderr)
         assert result.stderr.startswith("maeum: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_unreachable_telegram_server_is_a_one_line_error(run_maeum):
+    token = "123456:unreachable-test-token"
+    result = run_maeum("run", env={"TELEGRAM_BOT_TOKEN": token, "MAEUM_TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot",
+                                   "MAEUM_LOGGING_LEVEL": "WARNING"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("maeum: ") and "연결할 수 없습니다" in lines[0], result.stderr
+    assert token not in result.stdout + result.stderr

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from telegram import BotCommand
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, BaseRateLimiter
 
 from bot.config import Config, ConfigError, secret
@@ -131,6 +131,12 @@ class TelegramRunner:
         except InvalidToken:
             raise ConfigError(
                 "텔레그램이 봇 토큰을 받아들이지 않았습니다. TELEGRAM_BOT_TOKEN 값을 확인해 주세요."
+            ) from None
+        except NetworkError as exc:  # TimedOut included; the message never contains the token
+            reason = str(exc).replace(self.token, "<token>")
+            raise ConfigError(
+                f"텔레그램 Bot API 서버({self.config.telegram.base_url})에 연결할 수 없습니다: {reason}. "
+                "네트워크와 [telegram] base_url 을 확인해 주세요."
             ) from None
         self.application = app  # from here on, stop() cleans up even if a later step fails
         await register_commands(app)
