@@ -25,10 +25,7 @@ def setup_logging(config: Config) -> None:
         level=getattr(logging, config.logging.level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
-    )
-    # httpx logs request URLs, which carry the Telegram bot token
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    )  # the Telegram channel quiets httpx itself (bot.telegram.app.quiet_noisy_loggers): its URLs carry the token
 
 
 def _add_config(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -44,16 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="Maeum 실행: TELEGRAM_BOT_TOKEN 이 있으면 텔레그램 봇, 없으면 콘솔 채팅")
-    _add_config(p)
-    p = sub.add_parser("chat", help="터미널에서 대화하기 (파이프 입력도 가능)")
-    _add_config(p)
-    p = sub.add_parser("telegram", help="텔레그램 봇 (polling)")
-    _add_config(p)
-    p = sub.add_parser("serve", help="웹 서버: 텔레그램 webhook, 카카오톡 스킬, /healthz")
-    _add_config(p)
-    p = sub.add_parser("doctor", help="설정, 모델, 데이터베이스, YouTube 키를 점검")
-    _add_config(p)
+    for name, help_text in [
+        ("run", "Maeum 실행: TELEGRAM_BOT_TOKEN 이 있으면 텔레그램 봇, 없으면 콘솔 채팅"),
+        ("chat", "터미널에서 대화하기 (파이프 입력도 가능)"),
+        ("telegram", "텔레그램 봇 (polling)"),
+        ("serve", "웹 서버: 텔레그램 webhook, 카카오톡 스킬, /healthz"),
+        ("doctor", "설정, 모델, 데이터베이스, YouTube 키를 점검"),
+    ]:
+        _add_config(sub.add_parser(name, help=help_text))
 
     p = sub.add_parser("classify", help="표준 입력의 한 줄마다 감정을 JSON 한 줄로 출력")
     _add_config(p)

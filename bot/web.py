@@ -118,7 +118,7 @@ async def serve(
     """Serve until SIGINT/SIGTERM: Telegram's webhook when TELEGRAM_BOT_TOKEN is set, plus
     ``extra_routes(engine)`` (default: the KakaoTalk skill) and ``/healthz``."""
     from bot.config import secret
-    from bot.telegram.app import _stop_on_signals, quiet_noisy_loggers, serve_webhook
+    from bot.telegram.app import quiet_noisy_loggers, serve_webhook, stop_on_signals
 
     routes = extra_routes or default_routes(config)
     if secret("telegram_token"):
@@ -130,7 +130,7 @@ async def serve(
     quiet_noisy_loggers()
     if stop is None:
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
     engine = await build_engine(config)
     runner = None
     try:

@@ -25,6 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nlp.calibration import softmax
+
 from nlp.classifier import MANIFEST, ModelLoadError, read_manifest
 from nlp.labels import LABELS
 
@@ -97,12 +99,6 @@ def analyze(text: str, params: AnalyzerParams = AnalyzerParams()) -> list[str]:
     return features
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 @dataclass
 class BaselineClassifier:
     """Numpy/scipy inference for a trained baseline model (no sklearn objects needed)."""
@@ -158,7 +154,7 @@ class BaselineClassifier:
         if not texts:
             return np.zeros((0, len(self.labels)))
         logits = self.logits(texts)
-        return softmax(logits / (self.temperature if calibrated else 1.0))
+        return softmax(logits, self.temperature if calibrated else 1.0)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Calibrated probabilities over LABELS for each text. An empty or featureless text

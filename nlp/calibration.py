@@ -50,18 +50,29 @@ def fit_temperature(logits: np.ndarray, labels: Sequence[int], *, low: float = 0
     return float(math.exp((a + b) / 2))
 
 
-def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = 15) -> float:
-    """Top-label ECE with ``bins`` equal-width confidence bins."""
+ECE_BINS = 15
+
+
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label ECE from each prediction's confidence and whether it was right, with ``bins``
+    equal-width confidence bins."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if confidence.size == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(confidence[mask].mean() - correct[mask].mean())
+    return float(total / confidence.size)
+
+
+def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = ECE_BINS) -> float:
+    """Top-label ECE of probability rows against gold label indices."""
     probs = np.asarray(probs, dtype=np.float64)
     if len(probs) == 0:
         return 0.0
-    y = np.asarray(labels, dtype=np.int64)
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == y).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    return ece(probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels, dtype=np.int64), bins)

@@ -18,11 +18,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nlp.calibration import ece
 from nlp.labels import LABELS
 
 log = logging.getLogger(__name__)
 
-ECE_BINS = 15
 
 
 # --------------------------------------------------------------------------- metrics
@@ -34,22 +34,6 @@ def confusion(gold: Sequence[str], predicted: Sequence[str]) -> np.ndarray:
     for g, p in zip(gold, predicted):
         matrix[index[g], index[p]] += 1
     return matrix
-
-
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Top-label ECE with equal-width confidence bins."""
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    if confidence.size == 0:
-        return 0.0
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.sum() * abs(confidence[mask].mean() - correct[mask].mean())
-    return float(total / confidence.size)
 
 
 def classification_metrics(gold: Sequence[str], probs: np.ndarray) -> dict[str, Any]:
@@ -80,7 +64,7 @@ def classification_metrics(gold: Sequence[str], probs: np.ndarray) -> dict[str, 
         "accuracy": float(correct.mean()) if len(gold) else 0.0,
         "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
         "per_class": per_class,
-        "ece": expected_calibration_error(probs.max(axis=1) if len(gold) else np.zeros(0), correct),
+        "ece": ece(probs.max(axis=1) if len(gold) else np.zeros(0), correct),
         "confusion": matrix.tolist(),
     }
 

@@ -26,7 +26,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nlp.baseline import AnalyzerParams, BaselineClassifier, analyze, softmax
+from nlp.baseline import AnalyzerParams, BaselineClassifier, analyze
+from nlp.calibration import expected_calibration_error, fit_temperature, softmax
 from nlp.data import (
     DataError,
     Example,
@@ -37,7 +38,7 @@ from nlp.data import (
     remove_overlap,
     split_examples,
 )
-from nlp.evaluate import classification_metrics, expected_calibration_error
+from nlp.evaluate import classification_metrics
 from nlp.labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -93,26 +94,8 @@ def mask_keywords(text: str, rng: random.Random, rate: float) -> str:
     return _KEYWORD_PATTERN.sub(lambda m: " " if rng.random() < rate else m.group(0), text)
 
 
-def fit_temperature(logits: np.ndarray, gold_idx: np.ndarray) -> float:
-    """The softmax temperature minimising validation negative log-likelihood."""
-    from scipy.optimize import minimize_scalar
-
-    if len(gold_idx) == 0:
-        return 1.0
-
-    def nll(log_t: float) -> float:
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_probs[np.arange(len(gold_idx)), gold_idx].mean())
-
-    result = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(result.x))
-
-
 def _ece(logits: np.ndarray, gold_idx: np.ndarray, temperature: float) -> float:
-    probs = softmax(logits / temperature)
-    return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == gold_idx)
+    return expected_calibration_error(softmax(logits, temperature), gold_idx)
 
 
 def fit_sklearn(texts: Sequence[str], labels: Sequence[str], weights: Sequence[float], config: TrainConfig):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
+from nlp.calibration import softmax
 from nlp.classifier import MANIFEST, ModelLoadError, read_manifest
 from nlp.labels import LABELS
 from nlp.tokenization import SentencePieceBertTokenizer, TokenizerError
@@ -250,10 +251,7 @@ class TransformerClassifier:
         return out
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        logits = self.logits(texts).astype(np.float64) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = softmax(self.logits(texts), self.temperature)
         return [{label: float(p[i]) for i, label in enumerate(LABELS)} for p in probs]
 
 

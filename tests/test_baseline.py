@@ -13,7 +13,8 @@ import pytest
 from nlp.baseline import WEIGHTS_FILE, AnalyzerParams, BaselineClassifier, analyze
 from nlp.classifier import MANIFEST, EmotionClassifier, ModelLoadError, load_classifier
 from nlp.labels import LABELS
-from nlp.train_baseline import TrainConfig, fit_sklearn, fit_temperature, mask_keywords, to_classifier, train_baseline
+from nlp.calibration import fit_temperature
+from nlp.train_baseline import TrainConfig, fit_sklearn, mask_keywords, to_classifier, train_baseline
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "model" / "baseline"

@@ -9,7 +9,8 @@ import pytest
 
 from nlp.baseline import AnalyzerParams
 from nlp.data import DataError
-from nlp.evaluate import classification_metrics, evaluate_models, expected_calibration_error, main
+from nlp.calibration import ece as expected_calibration_error
+from nlp.evaluate import classification_metrics, evaluate_models, main
 from nlp.labels import LABELS
 from nlp.train_baseline import TrainConfig, fit_sklearn, to_classifier
 

@@ -219,6 +219,9 @@ def test_pretrain_resumes_and_feeds_fine_tuning(tmp_path: Path) -> None:
     config = FinetuneConfig(epochs=2, batch_size=8, lr=1e-3, evals_per_epoch=1, bf16=False, max_length=32)
     model, info = fine_tune(model, tokenizer, examples, examples[::3], config)
     assert len(info["history"]) == 2 and info["best_val_macro_f1"] >= 0.0
+    # the kept checkpoint is the evaluated one with the best validation score
+    best = max(info["history"], key=lambda h: h["val_macro_f1"])
+    assert info["best_step"] == best["step"] and info["best_val_macro_f1"] == pytest.approx(best["val_macro_f1"], abs=1e-4)
 
 
 @pytest.mark.skipif(not (SHIPPED / "maeum_model.json").is_file(), reason="model/transformer not built yet")

@@ -155,7 +155,7 @@ class TelegramRunner:
         await app.shutdown()
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -252,7 +252,7 @@ async def _stop_and_engine(
     the flag says whether this call owns it and must close it)."""
     if stop is None:
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
     if engine is not None:
         return stop, engine, False
     from bot.app import build_engine
