@@ -203,9 +203,10 @@ class Engine:
         uid, problem = await self._owned(user, message_id)
         if problem:
             return problem
-        if song_key not in await self.db.shown_for_message(message_id):
+        shown = await self.db.shown_for_message(message_id)
+        message = await self._message(message_id)  # a concurrent /forget may have removed both
+        if song_key not in shown:
             return Reply("rejected", "이 메시지에서 추천한 노래가 아니에요.")
-        message = await self._message(message_id)
         await self.db.set_feedback(uid, song_key, message.corrected or message.label, liked)
         return Reply("notice", msg.FEEDBACK_LIKE if liked else msg.FEEDBACK_DISLIKE, message_id=message_id)
 
