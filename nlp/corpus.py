@@ -12,9 +12,9 @@ import random
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
-from nlp.data import clean_text, unlabelled_texts
+from nlp.data import clean_text, normalise_key, unlabelled_texts
 
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 
@@ -26,6 +26,7 @@ class CorpusStats:
     review_texts: int
     other_texts: int
     characters: int
+    excluded_texts: int = 0  # held-out evaluation texts left out
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,12 +40,17 @@ def iter_unlabelled(data_dir: Path) -> Iterator[tuple[int, str]]:
             yield i, text
 
 
-def build_corpus(data_dir: Path, out_path: Path, *, seed: int = 13, repeat_other: int = 2, min_chars: int = 2) -> CorpusStats:
+def build_corpus(
+    data_dir: Path, out_path: Path, *, seed: int = 13, repeat_other: int = 2, min_chars: int = 2,
+    exclude: Collection[str] = frozenset(),
+) -> CorpusStats:
     """Write the deduplicated, shuffled corpus to ``out_path`` (UTF-8, one text per line).
 
     NSMC reviews come first in :func:`unlabelled_texts`; every text after them (chatbot
-    questions and labelled-set text) is written ``repeat_other`` times."""
+    questions and labelled-set text) is written ``repeat_other`` times. A text whose
+    :func:`nlp.data.normalise_key` is in ``exclude`` is left out."""
     seen: set[str] = set()
+    excluded = 0
     reviews: list[str] = []
     others: list[str] = []
     nsmc = Path(data_dir) / "nsmc" / "reviews.tsv.gz"
@@ -53,6 +59,9 @@ def build_corpus(data_dir: Path, out_path: Path, *, seed: int = 13, repeat_other
         if len(text) < min_chars or text in seen:
             continue
         seen.add(text)
+        if exclude and normalise_key(text) in exclude:
+            excluded += 1
+            continue
         (reviews if i < review_count else others).append(text)
     lines = reviews + others * max(repeat_other, 1)
     random.Random(seed).shuffle(lines)
@@ -69,6 +78,7 @@ def build_corpus(data_dir: Path, out_path: Path, *, seed: int = 13, repeat_other
         review_texts=len(reviews),
         other_texts=len(others),
         characters=sum(len(t) for t in lines),
+        excluded_texts=excluded,
     )
     out_path.with_suffix(".json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n", encoding="utf-8")
     return stats

@@ -473,32 +473,41 @@ def class_counts(examples: Iterable[Example]) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- unlabelled text
 
+def nsmc_reviews(data_dir: Path) -> Iterator[str]:
+    """The non-empty, cleaned movie reviews of ``nsmc/reviews.tsv.gz`` (none when absent)."""
+    nsmc = Path(data_dir) / "nsmc" / "reviews.tsv.gz"
+    if not nsmc.is_file():
+        return
+    try:
+        with gzip.open(nsmc, "rt", encoding="utf-8") as handle:
+            next(handle, None)  # header
+            for line in handle:
+                review = clean_text(line.rstrip("\n").partition("\t")[2])
+                if review:
+                    yield review
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"파일을 읽을 수 없습니다: {nsmc} ({exc})") from exc
+
+
+def chatbot_questions(data_dir: Path) -> list[str]:
+    """The user questions of ``chatbot_data/ChatbotData.csv`` (short first-person chat
+    messages, no emotion labels), cleaned; empty when the file is absent."""
+    chatbot = Path(data_dir) / "chatbot_data" / "ChatbotData.csv"
+    if not chatbot.is_file():
+        return []
+    try:
+        with chatbot.open(encoding="utf-8-sig", newline="") as handle:
+            return [text for row in csv.DictReader(handle) if (text := clean_text(row.get("Q") or ""))]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"파일을 읽을 수 없습니다: {chatbot} ({exc})") from exc
+
+
 def unlabelled_texts(data_dir: Path) -> Iterator[str]:
     """Korean text for tokenizer training and MLM pretraining: NSMC reviews, chatbot
     questions, then the text of every labelled set (all rows, any label or none)."""
     data_dir = _require_dir(Path(data_dir), "데이터")
-    nsmc = data_dir / "nsmc" / "reviews.tsv.gz"
-    if nsmc.is_file():
-        try:
-            with gzip.open(nsmc, "rt", encoding="utf-8") as handle:
-                next(handle, None)  # header
-                for line in handle:
-                    _, _, review = line.rstrip("\n").partition("\t")
-                    review = clean_text(review)
-                    if review:
-                        yield review
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise DataError(f"파일을 읽을 수 없습니다: {nsmc} ({exc})") from exc
-    chatbot = data_dir / "chatbot_data" / "ChatbotData.csv"
-    if chatbot.is_file():
-        try:
-            with chatbot.open(encoding="utf-8-sig", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    text = clean_text(row.get("Q") or "")
-                    if text:
-                        yield text
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"파일을 읽을 수 없습니다: {chatbot} ({exc})") from exc
+    yield from nsmc_reviews(data_dir)
+    yield from chatbot_questions(data_dir)
     kote = data_dir / "kote"
     if kote.is_dir():
         for path in sorted(kote.glob("*.tsv")):

@@ -2,11 +2,17 @@
 
 Steps (each one is skipped when its output already exists, so a stopped run resumes):
 
-1. corpus: :func:`nlp.corpus.build_corpus` → ``OUT/corpus.txt`` (deduplicated, shuffled);
+1. corpus: :func:`nlp.corpus.build_corpus` → ``OUT/corpus.txt`` (deduplicated, shuffled;
+   the validation/test texts of the fine-tuning split for ``split_seed``, ``data/chat/test.tsv``
+   and ``data/eval/*.tsv`` are left out: :func:`nlp.train_baseline.held_out_keys`);
 2. tokenizer: :func:`nlp.tokenization.train_sentencepiece` → ``OUT/tokenizer/spiece.model``
    (KoBERT special-token layout, so one loading path serves KoBERT and our model);
 3. ids: every text encoded once → ``OUT/ids.npy`` + ``OUT/offsets.npy``;
-4. MLM: ``BertForMaskedLM`` on packed ``[CLS] a [SEP] b [SEP] …`` rows of ``max_length``
+4. piece vectors (``embedding_init = "word2vec"``): skip-gram vectors for every piece
+   (:mod:`nlp.piece_vectors`) → ``OUT/piece_vectors.npz``, copied into the BERT's word
+   embeddings before MLM. A few CPU minutes; on two cores this is most of what pretraining
+   achieves (measured in ``model/README.md``);
+5. MLM (``steps`` > 0): ``BertForMaskedLM`` on packed ``[CLS] a [SEP] b [SEP] …`` rows of ``max_length``
    tokens, 15 % dynamic masking (80/10/10), AdamW with warm-up and linear decay, bf16
    autocast on CPUs that have it. ``OUT/checkpoint.pt`` every ``checkpoint_every`` steps
    (model, optimiser, data position, random states); ``OUT/pretrain_log.json`` records the
@@ -32,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.corpus import build_corpus, load_stats, read_corpus
+from nlp.piece_vectors import PieceVectorConfig, apply_to_embeddings, train_piece_vectors
 from nlp.tokenization import SentencePieceBertTokenizer, train_sentencepiece
 
 log = logging.getLogger("maeum.pretrain")
@@ -64,6 +71,10 @@ class PretrainConfig:
     bf16: bool = True
     threads: int = 2
     repeat_other: int = 2
+    embedding_init: str = "word2vec"  # or "random"
+    w2v_epochs: int = 5
+    split_seed: int = 13  # the fine-tuning split whose validation/test texts are left out
+    exclude_held_out: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -274,8 +285,13 @@ def pretrain(
     # 1. corpus
     corpus_path = out_dir / "corpus.txt"
     if not (resume and corpus_path.is_file() and load_stats(corpus_path)):
-        log.info("building corpus from %s", data_dir)
-        stats = build_corpus(Path(data_dir), corpus_path, seed=seed, repeat_other=config.repeat_other)
+        exclude: set[str] = set()
+        if config.exclude_held_out:
+            from nlp.train_baseline import held_out_keys
+
+            exclude = held_out_keys(Path(data_dir), config.split_seed)
+        log.info("building corpus from %s (leaving out %d held-out texts)", data_dir, len(exclude))
+        stats = build_corpus(Path(data_dir), corpus_path, seed=seed, repeat_other=config.repeat_other, exclude=exclude)
     else:
         stats = load_stats(corpus_path)
     log.info("corpus: %s", stats)
@@ -313,9 +329,29 @@ def pretrain(
         tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
     )
 
-    # 4. MLM
+    # 4. piece vectors
+    vectors_path = out_dir / "piece_vectors.npz"
+    vectors_info: dict | None = None
+    if config.embedding_init == "word2vec":
+        t0 = time.time()
+        if not (resume and vectors_path.is_file()):
+            log.info("word2vec: %d epochs over %d texts", config.w2v_epochs, n_train)
+            vectors, known = train_piece_vectors(
+                flat, offsets, range(n_train), tokenizer.vocab_size,
+                PieceVectorConfig(dim=config.hidden_size, epochs=config.w2v_epochs, workers=max(config.threads, 1), seed=seed),
+            )
+            np.savez(vectors_path, vectors=vectors, known=known)
+        saved_vectors = np.load(vectors_path)
+        vectors, known = saved_vectors["vectors"], saved_vectors["known"]
+        vectors_info = {"pieces_with_vectors": int(known.sum()), "epochs": config.w2v_epochs, "seconds_this_call": round(time.time() - t0, 1)}
+    elif config.embedding_init != "random":
+        raise ValueError(f"embedding_init must be 'word2vec' or 'random', not {config.embedding_init!r}")
+
+    # 5. MLM
     use_bf16 = config.bf16 and _bf16_supported()
     model = build_mlm(config, tokenizer.vocab_size, tokenizer.pad_token_id)
+    if vectors_info is not None:
+        apply_to_embeddings(model, vectors, known)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
@@ -336,6 +372,8 @@ def pretrain(
     budget = config.max_minutes * 60 if config.max_minutes else None
 
     def progress() -> float:
+        if config.steps <= 0:  # no MLM: the embeddings alone are the pretraining
+            return 1.0
         p = state["step"] / config.steps
         if budget:
             p = max(p, state["elapsed"] / budget)
@@ -361,6 +399,8 @@ def pretrain(
             "tokenizer_seconds": round(spm_seconds, 1),
             "vocab_size": tokenizer.vocab_size,
             "parameters": n_params,
+            "embedding_init": config.embedding_init,
+            "piece_vectors": vectors_info,
             "bf16": use_bf16,
             "torch_threads": torch.get_num_threads(),
             "steps_done": state["step"],
@@ -478,6 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-bf16", action="store_true")
+    parser.add_argument("--embedding-init", choices=["word2vec", "random"], default="word2vec",
+                        help="word embeddings before MLM: skip-gram piece vectors (default) or random")
+    parser.add_argument("--w2v-epochs", type=int, default=5)
+    parser.add_argument("--split-seed", type=int, default=13,
+                        help="leave out the validation/test texts of the fine-tuning split made with this seed")
     return parser
 
 
@@ -499,6 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads,
         intermediate_size=args.intermediate, max_length=args.max_length, batch_size=args.batch_size,
         lr=args.lr, checkpoint_every=args.checkpoint_every, bf16=not args.no_bf16, threads=args.threads,
+        embedding_init=args.embedding_init, w2v_epochs=args.w2v_epochs, split_seed=args.split_seed,
     )
     print(json.dumps({k: summary[k] for k in ("steps_done", "train_minutes", "recent_train_loss", "parameters")}, ensure_ascii=False))
     del torch

@@ -29,12 +29,14 @@ import numpy as np
 from nlp.baseline import AnalyzerParams, BaselineClassifier, analyze
 from nlp.calibration import expected_calibration_error, fit_temperature, softmax
 from nlp.data import (
+    OPEN_SOURCES,
     DataError,
     Example,
     class_counts,
     load_chat_examples,
     load_corrections,
     load_labelled,
+    normalise_key,
     remove_overlap,
     split_examples,
 )
@@ -195,6 +197,21 @@ def assemble_data(
     log.info("dropped %d training candidates that near-duplicate held-out evaluation text", removed)
     train, val, test = split_examples(examples, seed=config.seed, val_frac=config.val_frac, test_frac=config.test_frac)
     return TrainingData(train, val, test, chat_test, removed)
+
+
+def held_out_keys(data_dir: Path, seed: int = TrainConfig.seed) -> set[str]:
+    """:func:`nlp.data.normalise_key` of every text a model is scored on: the validation and
+    test parts of the split for ``seed`` (built exactly as training builds it, with the default
+    chat files), ``data/chat/test.tsv`` and every ``data/eval/*.tsv``. Pretraining leaves these
+    texts out, so no evaluation text is read before it is scored."""
+    data_dir = Path(data_dir)
+    sources = [name for name in OPEN_SOURCES if (data_dir / name).is_dir()]
+    data = assemble_data(
+        data_dir, TrainConfig(seed=seed), _resolve_default(DEFAULT_CHAT_TRAIN, DEFAULT_CHAT_TRAIN), None,
+        _resolve_default(DEFAULT_CHAT_TEST, DEFAULT_CHAT_TEST), sources=sources,
+    )
+    texts = [ex.text for ex in (*data.val, *data.test, *data.chat_test, *held_out_eval_examples())]
+    return {normalise_key(text) for text in texts}
 
 
 def _display(path: Path | None) -> str | None:
