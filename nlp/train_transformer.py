@@ -5,12 +5,14 @@
 The data are the baseline's (:func:`nlp.train_baseline.assemble_data`): the mapped open sets
 plus ``data/chat/train.tsv`` and optional corrections, with near-duplicates of
 ``data/chat/test.tsv`` removed, split by near-duplicate groups with the seed. Training uses
-a class-weighted, label-smoothed cross-entropy where our chat-style rows and corrections
-weigh more, masks the 지식iN crawl keywords in part of the seed_kin rows (a fresh draw each
-epoch), keeps the epoch with the best validation macro-F1 (early stopping), fits a softmax
-temperature on validation (:mod:`nlp.calibration`) and scores the held-out test split and
-the chat test file. ``--scratch`` keeps the base's configuration and tokenizer but starts
-from random weights (the "no pretraining" comparison).
+a class-weighted, label-smoothed soft-target cross-entropy where our chat-style rows and
+corrections weigh more. With ``--teacher`` (e.g. ``model/baseline``) each target is mixed with
+the teacher's probabilities and the chatbot questions join as teacher-labelled rows
+(distillation). ``--keyword-mask`` masks the 지식iN crawl keywords in part of the seed_kin rows
+(a fresh draw each epoch). The epoch with the best validation macro-F1 is kept (early
+stopping), a softmax temperature is fitted on validation (:mod:`nlp.calibration`), and the
+held-out test split and the chat test file are scored. ``--scratch`` keeps the base's
+configuration and tokenizer but starts from random weights (the "no pretraining" comparison).
 """
 from __future__ import annotations
 
@@ -68,6 +70,11 @@ class FinetuneConfig:
     test_frac: float = 0.1
     quantize: str | None = None
     fp16_weights: bool = True
+    # distillation: a trained model (folder) whose probabilities are mixed into the targets
+    teacher: str | None = None
+    distill_alpha: float = 0.5  # share of the teacher in a labelled row's target
+    pseudo_weight: float = 1.0  # weight of the teacher-labelled chatbot questions (0: none)
+    pseudo_reviews: int = 0  # also this many NSMC reviews (a seeded sample), teacher-labelled
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -81,9 +88,61 @@ def class_weights(examples: Sequence[Example]) -> np.ndarray:
 
 def example_weights(examples: Sequence[Example], config: FinetuneConfig) -> np.ndarray:
     per_class = class_weights(examples) if config.class_weighted else np.ones(len(LABELS))
-    source = {"chat": config.chat_weight, "corrections": config.corrections_weight}
+    source = {"chat": config.chat_weight, "corrections": config.corrections_weight, "pseudo": config.pseudo_weight}
     w = np.array([per_class[LABELS.index(ex.label)] * source.get(ex.source, 1.0) for ex in examples], dtype=np.float64)
     return w / w.mean()
+
+
+def soft_targets(examples: Sequence[Example], config: FinetuneConfig, teacher_probs: np.ndarray | None = None) -> np.ndarray:
+    """One target distribution per example: the label-smoothed gold label, mixed with the
+    teacher's probabilities (``distill_alpha``) when there is a teacher. ``pseudo`` rows have
+    no gold label, so their target is the teacher's distribution alone."""
+    n_labels = len(LABELS)
+    gold = np.full((len(examples), n_labels), config.label_smoothing / n_labels)
+    gold[np.arange(len(examples)), [LABELS.index(ex.label) for ex in examples]] += 1.0 - config.label_smoothing
+    if teacher_probs is None:
+        return gold.astype(np.float32)
+    alpha = np.array([1.0 if ex.source == "pseudo" else config.distill_alpha for ex in examples])[:, None]
+    return ((1 - alpha) * gold + alpha * teacher_probs).astype(np.float32)
+
+
+def load_teacher(folder: str | Path, seed: int) -> Any:
+    """The teacher classifier. It must have been trained on the split this fine-tuning uses
+    (same seed): with another split it would have learnt the student's test rows."""
+    from nlp.classifier import load_classifier, read_manifest
+    from nlp.data import DataError
+
+    trained_seed = (read_manifest(folder).get("training") or {}).get("seed")
+    if trained_seed is not None and trained_seed != seed:
+        raise DataError(f"교사 모델 {folder} 은 seed {trained_seed} 분할로 학습되었습니다 (--seed {seed}): 같은 seed 를 쓰세요")
+    return load_classifier(folder)
+
+
+def teacher_probabilities(teacher: Any, texts: Sequence[str], batch: int = 512) -> np.ndarray:
+    """A trained classifier's calibrated probabilities over LABELS (rows sum to 1)."""
+    out = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
+    for start in range(0, len(texts), batch):
+        for i, probs in enumerate(teacher.predict(list(texts[start : start + batch]))):
+            out[start + i] = [probs[label] for label in LABELS]
+    return out / out.sum(1, keepdims=True)
+
+
+def pseudo_examples(
+    data_dir: Path, teacher_probs_of, held_out: Sequence[str], *, reviews: int = 0, seed: int = 13
+) -> tuple[list[Example], np.ndarray]:
+    """The chatbot questions (and ``reviews`` NSMC reviews, a seeded sample) as ``pseudo`` rows
+    labelled by the teacher (argmax as the label, the full distribution as the target);
+    near-duplicates of held-out text are dropped."""
+    from nlp.data import chatbot_questions, nsmc_reviews, remove_overlap
+
+    texts = chatbot_questions(data_dir)
+    if reviews > 0:
+        pool = sorted(set(nsmc_reviews(data_dir)))
+        texts += random.Random(seed).sample(pool, min(reviews, len(pool)))
+    rows = remove_overlap([Example(text, LABELS[0], "pseudo") for text in texts], held_out)
+    probs = teacher_probs_of([ex.text for ex in rows])
+    rows = [Example(ex.text, LABELS[int(p.argmax())], "pseudo") for ex, p in zip(rows, probs)]
+    return rows, probs
 
 
 def _version(model: Any) -> str:
@@ -164,8 +223,11 @@ def fine_tune(
     train: Sequence[Example],
     val: Sequence[Example],
     config: FinetuneConfig,
+    targets: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train ``model`` in place; returns (model with the best validation weights, history)."""
+    """Train ``model`` in place; returns (model with the best validation weights, history).
+    ``targets`` (one distribution per train example, :func:`soft_targets`) defaults to the
+    label-smoothed gold labels."""
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -177,7 +239,7 @@ def fine_tune(
     rng = random.Random(config.seed)
     bf16 = config.bf16 and _bf16_supported()
     weights = torch.tensor(example_weights(train, config), dtype=torch.float32)
-    targets = torch.tensor([LABELS.index(ex.label) for ex in train], dtype=torch.long)
+    target_probs = torch.from_numpy(targets if targets is not None else soft_targets(train, config))
     steps_per_epoch = max(1, len(length_bucketed_batches([ex.text for ex in train], config.batch_size, seed=0)))
     total_steps = steps_per_epoch * config.epochs
     eval_points = {int(steps_per_epoch * (k + 1) / config.evals_per_epoch) for k in range(config.evals_per_epoch)}
@@ -235,7 +297,7 @@ def fine_tune(
             enc = tokenizer([texts[i][: config.max_chars] for i in idx], max_length=config.max_length, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-            losses = F.cross_entropy(logits.float(), targets[idx], reduction="none", label_smoothing=config.label_smoothing)
+            losses = F.cross_entropy(logits.float(), target_probs[idx], reduction="none")
             w = weights[idx]
             loss = (losses * w).sum() / w.sum()
             loss.backward()
@@ -296,7 +358,7 @@ def train_transformer(
     Returns the summary stored in the manifest under ``training``."""
     import torch
 
-    from nlp.train_baseline import TrainConfig, _resolve_default, assemble_data
+    from nlp.train_baseline import TrainConfig, _resolve_default, assemble_data, held_out_eval_examples
     from nlp.transformer import load_backbone, save_classifier
 
     config = config or FinetuneConfig()
@@ -315,7 +377,21 @@ def train_transformer(
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model: %s (%s, %.1fM parameters)", base, "random init" if config.scratch else "pretrained", n_params / 1e6)
 
-    model, fit_info = fine_tune(model, tokenizer, data.train, data.val, config)
+    train, targets, distillation = data.train, None, None
+    if config.teacher:
+        teacher = load_teacher(config.teacher, seed)
+        teacher_of = lambda texts: teacher_probabilities(teacher, texts)  # noqa: E731
+        teacher_train = teacher_of([ex.text for ex in data.train])
+        pseudo, pseudo_probs = ([], np.zeros((0, len(LABELS))))
+        if config.pseudo_weight > 0:
+            held_out = [ex.text for ex in (*data.val, *data.test, *data.chat_test, *held_out_eval_examples())]
+            pseudo, pseudo_probs = pseudo_examples(Path(data_dir), teacher_of, held_out, reviews=config.pseudo_reviews, seed=seed)
+        train = [*data.train, *pseudo]
+        targets = soft_targets(train, config, np.concatenate([teacher_train, pseudo_probs]))
+        distillation = {"teacher": str(config.teacher), "alpha": config.distill_alpha, "pseudo_rows": len(pseudo),
+                        "pseudo_weight": config.pseudo_weight, "pseudo_counts": class_counts(pseudo)}
+        log.info("distillation from %s: alpha %.2f, %d teacher-labelled unlabelled texts", config.teacher, config.distill_alpha, len(pseudo))
+    model, fit_info = fine_tune(model, tokenizer, train, data.val, config, targets)
 
     bf16 = fit_info["bf16"]
     val_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.val], config, bf16)
@@ -369,6 +445,7 @@ def train_transformer(
             "train_by_source": {s: sum(1 for ex in data.train if ex.source == s) for s in sorted({ex.source for ex in data.train})},
             "removed_overlap_with_held_out_eval": data.removed_overlap,
         },
+        "distillation": distillation,
         "fit": fit_info,
         "metrics": metrics,
     }
@@ -418,6 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["int8"], default=None, help="ship with int8 dynamic quantisation enabled")
     p.add_argument("--fp32", action="store_true", help="store fp32 weights (default fp16)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--teacher", default=None, help="distil from this trained model folder (e.g. model/baseline)")
+    p.add_argument("--distill-alpha", type=float, default=0.5)
+    p.add_argument("--pseudo-weight", type=float, default=1.0, help="weight of teacher-labelled chatbot questions (0 = none)")
+    p.add_argument("--pseudo-reviews", type=int, default=0, help="also teacher-label this many NSMC reviews")
     return p
 
 
@@ -437,6 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scratch=args.scratch, batch_size=args.batch_size, lr=args.lr, label_smoothing=args.label_smoothing,
             keyword_mask=args.keyword_mask, max_minutes=args.max_minutes, max_length=args.max_length,
             quantize=args.quantize, fp16_weights=not args.fp32, chat_weight=args.chat_weight,
+            teacher=args.teacher, distill_alpha=args.distill_alpha, pseudo_weight=args.pseudo_weight,
+            pseudo_reviews=args.pseudo_reviews,
         )
     except (DataError, ModelLoadError) as exc:
         print(f"maeum: {exc}", file=sys.stderr)

@@ -239,3 +239,28 @@ def test_shipped_model_gets_clear_examples_right() -> None:
         assert max(probs, key=probs.get) == want, (text, probs)
     size = sum(p.stat().st_size for p in SHIPPED.iterdir() if p.is_file())
     assert size <= 25 * 1024 * 1024
+
+
+def test_train_transformer_with_a_teacher_writes_a_loadable_distilled_model(kobert_like: Path, tmp_path: Path, monkeypatch) -> None:
+    """The whole fine-tuning run (split → distillation targets → fine-tune → calibration →
+    save) on the tiny KoBERT-shaped base, with the shipped baseline as teacher."""
+    import nlp.train_baseline as tb
+    from nlp.train_transformer import train_transformer
+
+    rows = [Example(s, label, "chat" if i % 4 == 0 else "seed_kin") for i, (s, label) in enumerate(sentences())]
+    data = tb.TrainingData(train=rows[::2] + rows[1::4], val=rows[3::4], test=rows[1::4], chat_test=rows[3::8], removed_overlap=0)
+    monkeypatch.setattr(tb, "assemble_data", lambda *args, **kwargs: data)
+    (tmp_path / "data" / "chatbot_data").mkdir(parents=True)
+    (tmp_path / "data" / "chatbot_data" / "ChatbotData.csv").write_text(
+        "Q,A,label\n시험 붙었어 신난다,축하해요,0\n혼자 있으니 외로워,힘내요,1\n", encoding="utf-8")
+    summary = train_transformer(
+        tmp_path / "data", tmp_path / "out", base=kobert_like, epochs=1, chat_path=None, chat_test_path=None,
+        batch_size=8, lr=1e-3, bf16=False, max_length=32, teacher=str(REPO / "model" / "baseline"),
+    )
+    assert summary["distillation"]["pseudo_rows"] == 2 and summary["distillation"]["alpha"] == 0.5
+    assert sum(summary["distillation"]["pseudo_counts"].values()) == 2
+    assert summary["metrics"]["test"]["n"] == len(data.test) and "chat_test" in summary["metrics"]
+    clf = load_classifier(tmp_path / "out")
+    assert isinstance(clf, TransformerClassifier)
+    probs = clf.predict(["오늘 합격했어 너무 행복해"])[0]
+    assert set(probs) == set(LABELS) and abs(sum(probs.values()) - 1) < 1e-5
