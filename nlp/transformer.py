@@ -163,22 +163,47 @@ def load_backbone(
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+    return _ready(model, tokenizer, folder, model.config.vocab_size, quantize), tokenizer, folder
+
+
+def _ready(model: Any, tokenizer: BatchTokenizer, folder: Path, model_vocab: int, quantize: str | None) -> Any:
+    """Check the tokenizer fits the model, switch to eval mode, quantise if asked."""
     vocab = getattr(tokenizer, "vocab_size", None)
-    if vocab is not None and vocab > model.config.vocab_size:
-        raise ModelLoadError(f"{folder}: tokenizer vocabulary ({vocab}) is larger than the model's ({model.config.vocab_size})")
+    if vocab is not None and vocab > model_vocab:
+        raise ModelLoadError(f"{folder}: tokenizer vocabulary ({vocab}) is larger than the model's ({model_vocab})")
     model.eval()
     if quantize == "int8":
-        model = _quiet_quantize(model)
-    elif quantize not in (None, "", "none"):
+        return _quiet_quantize(model)
+    if quantize not in (None, "", "none"):
         raise ModelLoadError(f"{folder}: 알 수 없는 quantize 값 {quantize!r}")
-    return model, tokenizer, folder
+    return model
+
+
+def load_for_inference(
+    folder: Path, *, tokenizer_kind: str | None, max_length: int, quantize: str | None, lite: bool = True
+) -> tuple[Any, BatchTokenizer]:
+    """(model, tokenizer) for prediction only. A plain BERT folder loads through
+    :mod:`nlp.bert_lite` (same logits, ~150 MB less memory: ``transformers`` is never
+    imported); anything else, or ``lite=False``, through :func:`load_backbone`."""
+    from nlp import bert_lite
+
+    if not (lite and bert_lite.supports(folder)):
+        model, tokenizer, _ = load_backbone(folder, tokenizer_kind=tokenizer_kind, max_length=max_length, quantize=quantize)
+        return model, tokenizer
+    tokenizer = load_tokenizer(folder, tokenizer_kind, max_length)
+    try:
+        model = bert_lite.load_lite_bert(folder, len(LABELS))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{folder}: 모델 가중치를 읽을 수 없습니다: {exc}") from exc
+    return _ready(model, tokenizer, folder, model.bert.embeddings["word_embeddings"].num_embeddings, quantize), tokenizer
 
 
 def preload() -> None:
-    """Import torch and the BERT modelling code now (seconds on a busy CPU), e.g. while the
-    app starts, so that :meth:`TransformerClassifier.load` only reads files."""
+    """Import torch and the inference code now (seconds on a busy CPU), e.g. while the app
+    starts, so that :meth:`TransformerClassifier.load` only reads files."""
     import torch  # noqa: F401
-    from transformers import BertForSequenceClassification  # noqa: F401
+
+    from nlp import bert_lite  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -210,18 +235,22 @@ class TransformerClassifier:
         self.model.eval()
 
     @classmethod
-    def load(cls, model_dir_or_hub_id: str | Path, *, quantize: str | None | bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> "TransformerClassifier":
+    def load(
+        cls, model_dir_or_hub_id: str | Path, *, quantize: str | None | bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+        lite: bool = True,
+    ) -> "TransformerClassifier":
         """Load a Maeum transformer folder (or a Hub id that has ``maeum_model.json``).
 
-        ``quantize`` False keeps the manifest's choice; None / "int8" override it."""
+        ``quantize`` False keeps the manifest's choice; None / "int8" override it. ``lite``
+        False builds the model with ``transformers`` even where :mod:`nlp.bert_lite` could."""
         folder = resolve_model_dir(model_dir_or_hub_id)
         manifest = read_manifest(folder)
         if manifest.get("kind") != "transformer":
             raise ModelLoadError(f"{folder}: {MANIFEST} kind is {manifest.get('kind')!r}, not 'transformer'")
         quant = manifest.get("quantize") if quantize is False else quantize
         max_length = int(manifest.get("max_length", DEFAULT_MAX_LENGTH))
-        model, tokenizer, _ = load_backbone(
-            folder, num_labels=len(LABELS), tokenizer_kind=manifest.get("tokenizer"), max_length=max_length, quantize=quant,
+        model, tokenizer = load_for_inference(
+            folder, tokenizer_kind=manifest.get("tokenizer"), max_length=max_length, quantize=quant, lite=lite,
         )
         return cls(
             model, tokenizer,
@@ -247,7 +276,8 @@ class TransformerClassifier:
                 idx = order[start : start + self.batch_size]
                 enc = self.tokenizer([texts[i] for i in idx], max_length=self.max_length, padding=True, truncation=True, return_tensors="pt")
                 result = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-                out[idx] = result.logits.float().numpy()
+                logits = result if isinstance(result, torch.Tensor) else result.logits  # bert_lite or transformers
+                out[idx] = logits.float().numpy()
         return out
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
