@@ -26,6 +26,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/bench_classifier.py
 	$(BIN)/python bench/bench_bot.py
+	MAEUM_MODEL_PATH=model/transformer $(BIN)/python bench/bench_bot.py --quick --ladders no-limit
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

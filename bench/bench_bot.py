@@ -254,6 +254,7 @@ async def main_async(args) -> None:
     rates = [float(r) for r in args.rates.split(",")]
     results: dict[str, tuple[list[Phase], float]] = {}
     ladders = {"flood-limit": "on", "no-limit": "off"}
+    print(f"bot model: {os.environ.get('MAEUM_MODEL_PATH') or 'the default ([model] path)'}")
     for name in args.ladders.split(","):
         results[name] = await run_ladder(name, ladders[name], rates, args, deadline)
     print_table(results)

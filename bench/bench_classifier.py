@@ -8,7 +8,8 @@ Each model is measured in a fresh subprocess (honest load time and memory):
 * resident memory after the run (peak RSS),
 
 for the baseline (``model/baseline``, skipped when absent), the shipped transformer
-(``model/transformer``, as shipped and in the other precision), and a KoBERT-base-shaped model (hidden 768,
+(``model/transformer``, as shipped, in the other precision, and built through ``transformers``
+instead of :mod:`nlp.bert_lite`), and a KoBERT-base-shaped model (hidden 768,
 12 layers, 12 heads, vocab 8002, random weights, built in a temporary folder) in fp32 and
 int8. The texts are the chat-style training messages (``data/chat/train.tsv``) or, when
 that file is missing, a built-in list.
@@ -72,7 +73,7 @@ def rss_mb() -> float:
 
 # ----------------------------------------------------------------------------- worker
 
-def worker(model_dir: str, quantize: str | None, threads: int, singles: int, batches: int) -> dict:
+def worker(model_dir: str, quantize: str | None, threads: int, singles: int, batches: int, lite: bool = True) -> dict:
     t0 = time.perf_counter()
     from nlp.transformer_threads import configure_torch_threads
 
@@ -83,14 +84,17 @@ def worker(model_dir: str, quantize: str | None, threads: int, singles: int, bat
     if kind == "transformer":
         from nlp.transformer import preload
 
-        preload()  # torch + transformers' BERT code: reported as import time, apart from loading
+        preload()  # torch + the inference code: reported as import time, apart from loading
+        if not lite:
+            from transformers import BertForSequenceClassification  # noqa: F401
     import_s = time.perf_counter() - t0
     rss_before = rss_mb()
     t1 = time.perf_counter()
-    if kind == "transformer" and quantize is not None:
+    if kind == "transformer" and (quantize is not None or not lite):
         from nlp.transformer import TransformerClassifier
 
-        clf = TransformerClassifier.load(model_dir, quantize=None if quantize == "none" else quantize)
+        q = False if quantize is None else (None if quantize == "none" else quantize)
+        clf = TransformerClassifier.load(model_dir, quantize=q, lite=lite)
     else:
         clf = load_classifier(model_dir)
     load_s = time.perf_counter() - t1
@@ -166,9 +170,9 @@ def folder_mb(folder: Path) -> float:
 
 # ----------------------------------------------------------------------------- driver
 
-def run_worker(model_dir: Path, quantize: str | None, args: argparse.Namespace, singles: int, batches: int) -> dict:
+def run_worker(model_dir: Path, quantize: str | None, args: argparse.Namespace, singles: int, batches: int, lite: bool = True) -> dict:
     cmd = [sys.executable, __file__, "--worker", str(model_dir), "--quantize", quantize or "manifest",
-           "--threads", str(args.threads), "--singles", str(singles), "--batches", str(batches)]
+           "--threads", str(args.threads), "--singles", str(singles), "--batches", str(batches)] + ([] if lite else ["--no-lite"])
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:
@@ -191,10 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quantize", default="manifest", help=argparse.SUPPRESS)
     p.add_argument("--singles", type=int, default=300, help=argparse.SUPPRESS)
     p.add_argument("--batches", type=int, default=30, help=argparse.SUPPRESS)
+    p.add_argument("--no-lite", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         q = None if args.quantize == "manifest" else args.quantize
-        print(json.dumps(worker(args.worker, q, args.threads, args.singles, args.batches)))
+        print(json.dumps(worker(args.worker, q, args.threads, args.singles, args.batches, lite=not args.no_lite)))
         return 0
 
     rows: list[tuple[str, dict, float | None]] = []
@@ -207,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         alt = "none" if shipped_quant == "int8" else "int8"
         rows.append(("transformer (shipped)", run_worker(args.transformer, None, args, 300, 30), folder_mb(args.transformer)))
         rows.append((f"transformer {'fp32' if alt == 'none' else 'int8'}", run_worker(args.transformer, alt, args, 300, 30), folder_mb(args.transformer)))
+        rows.append(("transformer via transformers", run_worker(args.transformer, None, args, 300, 30, lite=False), folder_mb(args.transformer)))
     else:
         print(f"(transformer: {args.transformer} 없음 - 건너뜀)")
     tmp = None
