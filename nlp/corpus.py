@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Collection, Iterator
 
-from nlp.data import clean_text, normalise_key, unlabelled_texts
+from nlp.data import clean_text, normalise_key, nsmc_reviews, unlabelled_texts
 
 _NEWLINES = re.compile(r"[\r\n\u2028\u2029]+")
 
@@ -53,8 +53,7 @@ def build_corpus(
     excluded = 0
     reviews: list[str] = []
     others: list[str] = []
-    nsmc = Path(data_dir) / "nsmc" / "reviews.tsv.gz"
-    review_count = _count_nsmc(nsmc) if nsmc.is_file() else 0
+    review_count = sum(1 for _ in nsmc_reviews(data_dir))  # the first texts unlabelled_texts yields
     for i, text in iter_unlabelled(data_dir):
         if len(text) < min_chars or text in seen:
             continue
@@ -82,19 +81,6 @@ def build_corpus(
     )
     out_path.with_suffix(".json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n", encoding="utf-8")
     return stats
-
-
-def _count_nsmc(path: Path) -> int:
-    """Rows :func:`unlabelled_texts` yields from NSMC (non-empty reviews after cleaning)."""
-    import gzip
-
-    count = 0
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        next(handle, None)
-        for line in handle:
-            if clean_text(line.rstrip("\n").partition("\t")[2]):
-                count += 1
-    return count
 
 
 def read_corpus(path: Path) -> list[str]:
