@@ -341,8 +341,9 @@ def pretrain(
                 PieceVectorConfig(dim=config.hidden_size, epochs=config.w2v_epochs, workers=max(config.threads, 1), seed=seed),
             )
             np.savez(vectors_path, vectors=vectors, known=known)
-        saved_vectors = np.load(vectors_path)
-        vectors, known = saved_vectors["vectors"], saved_vectors["known"]
+        else:
+            saved_vectors = np.load(vectors_path)
+            vectors, known = saved_vectors["vectors"], saved_vectors["known"]
         vectors_info = {"pieces_with_vectors": int(known.sum()), "epochs": config.w2v_epochs, "seconds_this_call": round(time.time() - t0, 1)}
     elif config.embedding_init != "random":
         raise ValueError(f"embedding_init must be 'word2vec' or 'random', not {config.embedding_init!r}")

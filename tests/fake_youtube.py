@@ -188,17 +188,19 @@ class FakeYouTube:
             await asyncio.sleep(self.slow_s)
         return None
 
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """The error this request gets before any work: a bad key, then the scripted behaviour."""
+        problem = self._check_key(request)
+        return problem if problem is not None else await self._behave()
+
     async def _search(self, request: web.Request) -> web.Response:
         self.search_calls += 1
         self.raw_query_strings.append(request.query_string)
         params = {k: v for k, v in request.query.items() if k != "key"}
         self.requests.append(params)
-        problem = self._check_key(request)
-        if problem is not None:
-            return problem
-        scripted = await self._behave()
-        if scripted is not None:
-            return scripted
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
         if params.get("part") != "snippet":
             return bad_request("missingRequiredParameter", "No filter selected. Expected one of: part")
         query = params.get("q", "")
@@ -226,12 +228,9 @@ class FakeYouTube:
 
     async def _videos(self, request: web.Request) -> web.Response:
         self.video_calls += 1
-        problem = self._check_key(request)
-        if problem is not None:
-            return problem
-        scripted = await self._behave()
-        if scripted is not None:
-            return scripted
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
         ids = [v for v in request.query.get("id", "").split(",") if v]
         return web.json_response({
             "kind": "youtube#videoListResponse",

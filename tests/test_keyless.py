@@ -20,32 +20,13 @@ from recommend.keyless import (  # noqa: E402
 )
 from recommend.recommender import Recommender  # noqa: E402
 from recommend.youtube import PoolPolicy  # noqa: E402
-from storage import Database  # noqa: E402
 from tests.fake_youtube import FakeYouTube  # noqa: E402
+from tests.youtube_fixtures import FakeClock, db, fake  # noqa: E402, F401 - fixtures
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def fake():
-    server = await FakeYouTube().start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "keyless.sqlite3")
-    yield database
-    await database.close()
+START = 1_780_000_000.0
 
 
 @pytest.fixture
@@ -54,7 +35,7 @@ async def make_provider(fake, db):
 
     def make(timeout_s: float = 2.0, clock=None):
         searcher = KeylessSearcher(base_url=fake.innertube_base, timeout_s=timeout_s)
-        provider = KeylessProvider(db, searcher=searcher, timeout_s=timeout_s, clock=clock or FakeClock(),
+        provider = KeylessProvider(db, searcher=searcher, timeout_s=timeout_s, clock=clock or FakeClock(START),
                                    policy=PoolPolicy(), rng=random.Random(5))
         made.append(provider)
         return provider
@@ -144,7 +125,7 @@ async def test_slow_keyless_search_times_out_and_the_catalogue_answers(make_prov
 
 async def test_rate_limit_backs_off_for_long(make_provider, fake):
     fake.innertube_behaviour = "rate_limited"
-    clock = FakeClock()
+    clock = FakeClock(START)
     provider = make_provider(clock=clock)
     assert await provider.search("anger", "lift", 4, set()) == []
     clock.now += 10 * 60

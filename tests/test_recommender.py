@@ -18,7 +18,7 @@ from recommend.types import Song
 from recommend.youtube import PACIFIC, YouTubeProvider
 from storage import Database
 from storage.identity import pseudonymize
-from tests.fake_youtube import FakeYouTube
+from tests.youtube_fixtures import FakeClock, db, fake  # noqa: F401 - fixtures
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 KEY = "test-key"
@@ -27,31 +27,13 @@ EMOTIONS = ("joy", "anxiety", "sadness", "anger")
 MODES = ("match", "lift")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 7, 1, 9, 0, tzinfo=PACIFIC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def fake():
-    server = await FakeYouTube(valid_keys=(KEY,)).start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "rec.sqlite3")
-    yield database
-    await database.close()
+#: 2026-07-01 09:00 in Los Angeles
+START = datetime(2026, 7, 1, 9, 0, tzinfo=PACIFIC).timestamp()
 
 
 @pytest.fixture
 async def youtube_recommender(fake, db):
-    clock = FakeClock()
+    clock = FakeClock(START)
     providers = build_providers(
         db=db, api_key=KEY, api_base=fake.api_base, keyless=False, clock=clock, rng=random.Random(11)
     )

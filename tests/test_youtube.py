@@ -30,40 +30,14 @@ from recommend.youtube import (
     parse_search_results,
     redact,
 )
-from storage import Database
-from tests.fake_youtube import FakeYouTube
+from tests.youtube_fixtures import FakeClock, db, fake  # noqa: F401 - fixtures
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 KEY = "test-key"
 
 
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 # 2026-07-01 10:00 in Los Angeles (17:00 UTC): far from midnight, so a day is a day
 START = datetime(2026, 7, 1, 10, 0, tzinfo=PACIFIC).timestamp()
-
-
-@pytest.fixture
-async def fake():
-    server = await FakeYouTube(valid_keys=(KEY,)).start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "yt.sqlite3")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
