@@ -264,3 +264,24 @@ def test_train_transformer_with_a_teacher_writes_a_loadable_distilled_model(kobe
     assert isinstance(clf, TransformerClassifier)
     probs = clf.predict(["오늘 합격했어 너무 행복해"])[0]
     assert set(probs) == set(LABELS) and abs(sum(probs.values()) - 1) < 1e-5
+
+
+def test_fine_tune_learns_the_soft_targets_it_is_given(kobert_like: Path) -> None:
+    """The target matrix, not the gold label, is what fine-tuning fits: with targets that
+    rotate every label (joy→anxiety→sadness→anger→joy) the model predicts the rotated label."""
+    from nlp.train_transformer import FinetuneConfig, fine_tune
+
+    rotated = {label: LABELS[(i + 1) % len(LABELS)] for i, label in enumerate(LABELS)}
+    train = [Example(s, label, "seed_kin") for s, label in sentences()]
+    val = [Example(s, rotated[label], "seed_kin") for s, label in sentences()[::3]]
+    targets = np.zeros((len(train), len(LABELS)), dtype=np.float32)
+    for i, ex in enumerate(train):
+        targets[i, LABELS.index(rotated[ex.label])] = 1.0
+    model, tokenizer, _ = load_backbone(kobert_like, max_length=32)
+    config = FinetuneConfig(epochs=6, batch_size=8, lr=2e-3, bf16=False, max_length=32, keyword_mask=0.0, seed=3)
+    model, _ = fine_tune(model, tokenizer, train, val, config, targets=targets)
+    with torch.no_grad():
+        enc = tokenizer([ex.text for ex in train], max_length=32, return_tensors="pt")
+        predicted = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.argmax(-1).tolist()
+    hits = sum(LABELS[p] == rotated[ex.label] for p, ex in zip(predicted, train))
+    assert hits / len(train) >= 0.9
