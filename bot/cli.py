@@ -61,19 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     p.add_argument("--output", "-o", help="파일로 저장 (기본: 표준 출력)")
 
-    p = sub.add_parser("train", help="감정 분류기 학습")
-    _add_config(p)
-    p.add_argument(
-        "--kind", choices=["baseline", "transformer"], default="baseline",
-        help="transformer 는 자체 옵션이 있어요: `maeum train --kind transformer --help`",
+    sub.add_parser(
+        "train", help="감정 분류기 학습: --kind baseline (기본) 또는 transformer (`maeum train --kind KIND --help`)"
     )
-    p.add_argument("--data", default="../shared/data", help="공개 학습 데이터 폴더 (기본: ../shared/data)")
-    p.add_argument("--out", help="모델을 저장할 폴더 (기본: model/<kind>)")
-    p.add_argument("--chat", default="data/chat", help="직접 쓴 대화체 학습 예문 TSV, 또는 train*.tsv 가 든 폴더")
-    p.add_argument("--corrections", help="`maeum export corrections` 로 만든 JSONL/CSV")
-    p.add_argument("--corrections-weight", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=13)
-
     sub.add_parser("pretrain", help="SentencePiece 어휘와 작은 한국어 BERT를 MLM으로 사전학습 (`maeum pretrain --help`)")
 
     p = sub.add_parser("eval", help="TSV(text<TAB>label)로 모델 평가")
@@ -100,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _delegated(argv: list[str]):
-    """`maeum pretrain ...` and `maeum train --kind transformer ...` go straight to their modules
-    (they take no config: every knob is an option of their own)."""
+    """`maeum pretrain ...` and `maeum train [--kind baseline|transformer] ...` go straight to
+    their modules (they take no config: every knob is an option of their own)."""
     if argv[:1] == ["--config"]:
         argv = argv[2:]
     elif argv[:1] and argv[0].startswith("--config="):
@@ -112,13 +102,27 @@ def _delegated(argv: list[str]):
         return lambda: pretrain_main(argv[1:])
     if argv[:1] == ["train"]:
         rest = argv[1:]
+        kind, width = "baseline", 0
         for i, arg in enumerate(rest):
-            if arg == "--kind=transformer" or (arg == "--kind" and rest[i + 1 : i + 2] == ["transformer"]):
-                from nlp.train_transformer import main as train_transformer_main
-
-                width = 1 if "=" in arg else 2
-                return lambda: train_transformer_main(rest[:i] + rest[i + width :])
+            if arg.startswith("--kind="):
+                kind, width = arg.split("=", 1)[1], 1
+            elif arg == "--kind" and i + 1 < len(rest):
+                kind, width = rest[i + 1], 2
+            if width:
+                rest = rest[:i] + rest[i + width :]
+                break
+        if kind == "transformer":
+            from nlp.train_transformer import main as train_main
+        elif kind == "baseline":
+            from nlp.train_baseline import main as train_main
+        else:
+            return lambda: _unknown_kind(kind)
+        return lambda: train_main(rest)
     return None
+
+
+def _unknown_kind(kind: str) -> int:
+    raise CliError(f"--kind 는 baseline 또는 transformer 예요 (받은 값: {kind})")
 
 
 def _guarded(run) -> int:
@@ -253,29 +257,6 @@ def cmd_export(config: Config, args) -> int:
     return 0
 
 
-def _data_dir(args) -> Path:
-    data = Path(args.data)
-    if not data.is_dir():
-        raise CliError(f"학습 데이터 폴더를 읽을 수 없습니다: {data} (--data 로 ../shared/data 같은 경로를 지정하세요)")
-    return data
-
-
-def cmd_train(config: Config, args) -> int:
-    data = _data_dir(args)
-    chat = Path(args.chat) if args.chat and Path(args.chat).exists() else None
-    corrections = Path(args.corrections) if args.corrections else None
-    if corrections and not corrections.is_file():
-        raise CliError(f"수정 파일을 찾을 수 없습니다: {corrections}")
-    out = Path(args.out) if args.out else config.resolve("model/baseline")
-    from nlp.train_baseline import train_baseline
-
-    metrics = train_baseline(
-        data, out, seed=args.seed, chat_path=chat, corrections=corrections, corrections_weight=args.corrections_weight,
-    )
-    print(json.dumps(metrics, ensure_ascii=False, indent=2, default=str))
-    return 0
-
-
 def cmd_eval(config: Config, args) -> int:
     from nlp.evaluate import evaluate_models
 
@@ -295,7 +276,6 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "classify": cmd_classify,
     "export": cmd_export,
-    "train": cmd_train,
     "eval": cmd_eval,
 }
 

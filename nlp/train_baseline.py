@@ -313,9 +313,8 @@ def train_baseline(
     )
     chat_path = _resolve_default(chat_path, DEFAULT_CHAT_TRAIN)
     chat_test_path = _resolve_default(chat_test_path, DEFAULT_CHAT_TEST)
-    log.info("loading data from %s", data_dir)
     data = assemble_data(Path(data_dir), config, chat_path, corrections, chat_test_path)
-    log.info("split: train %d, val %d, test %d", len(data.train), len(data.val), len(data.test))
+    log.info("data from %s; split: train %d, val %d, test %d", data_dir, len(data.train), len(data.val), len(data.test))
     log.info("fitting TF-IDF + logistic regression (C=%s, analyzer=%s)", config.C, config.analyzer)
     classifier, metrics = train_model(data, config)
     classifier.version = _version(classifier)
@@ -375,7 +374,10 @@ def _print_summary(metrics: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nlp.train_baseline", description="기준선 감정 분류 모델 학습")
+    parser = argparse.ArgumentParser(
+        prog="maeum train --kind baseline",
+        description="기준선(문자 n-gram + 로지스틱 회귀) 감정 분류 모델 학습. 트랜스포머는 `maeum train --kind transformer --help`",
+    )
     parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="공개 데이터 폴더")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "model" / "baseline", help="모델을 저장할 폴더")
     parser.add_argument("--seed", type=int, default=13)
@@ -400,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keyword_mask=args.keyword_mask, config=config,
         )
     except DataError as exc:
-        print(f"오류: {exc}", file=sys.stderr)
+        print(f"maeum: {exc}", file=sys.stderr)
         return 2
     _print_summary(metrics)
     return 0

@@ -83,6 +83,7 @@ def test_errors_are_one_actionable_line(run_maeum, tmp_path):
         ("classify", "--model", str(tmp_path / "nowhere")),
         ("train", "--data", str(tmp_path / "no-data")),
         ("train", "--kind", "transformer", "--data", str(tmp_path / "no-data")),
+        ("train", "--kind", "lstm"),
         ("pretrain", "--data", str(tmp_path / "no-data"), "--out", str(tmp_path / "pre")),
         ("eval", str(tmp_path / "absent.tsv")),
         ("--config", str(tmp_path / "absent.toml"), "chat"),
@@ -107,6 +108,7 @@ def test_telegram_without_token_says_how_to_connect(run_maeum):
 
 def test_training_commands_show_their_own_options(run_maeum):
     for args, option in [(("pretrain", "--help"), "--vocab-size"), (("train", "--kind", "transformer", "--help"), "--scratch"),
+                         (("train", "--help"), "--chat-test"), (("train", "--kind=baseline", "--help"), "--keyword-mask"),
                          (("--config", "config.toml", "pretrain", "--help"), "--vocab-size")]:
         result = run_maeum(*args)
         assert result.returncode == 0 and option in result.stdout, result.stderr
