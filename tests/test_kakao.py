@@ -90,8 +90,9 @@ async def test_message_then_correction_then_more_songs(skill_server):
         more_btn = next(q for q in fixed["template"]["quickReplies"] if q["label"] == "🎵 다른 곡")
         status, more = await post(session, url, skill_request(more_btn["messageText"]))
         assert status == 200
-        more_titles = {i["title"] for i in more["template"]["outputs"][1]["listCard"]["items"]}
-        assert more_titles and not more_titles & {i["title"] for i in songs}
+        # links, not titles: two catalogue songs may share a title (혁오 and (여자)아이들 both have "TOMBOY")
+        more_links = {i["link"]["web"] for i in more["template"]["outputs"][1]["listCard"]["items"]}
+        assert more_links and not more_links & {i["link"]["web"] for i in songs}
     rows = await engine.db.export_corrections()
     assert [(r["text"], r["corrected"]) for r in rows] == [("내일 면접인데 잠이 안 와", "anger")]
     assert rows[0]["user_id"] != "kakao-user-1"
