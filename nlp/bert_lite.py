@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import torch
 from safetensors.torch import load_file
@@ -75,6 +75,10 @@ def _unsupported(config: Mapping[str, Any]) -> str | None:
     return None
 
 
+class LiteOutput(NamedTuple):
+    logits: torch.Tensor
+
+
 class LiteBertForSequenceClassification(nn.Module):
     """BERT encoder + pooler + linear head, numerically equal to HF's eager BERT in eval mode.
 
@@ -102,8 +106,8 @@ class LiteBertForSequenceClassification(nn.Module):
         self.classifier = nn.Linear(hidden, num_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of shape (batch, num_labels): a plain tensor, not a ``ModelOutput``."""
+                token_type_ids: torch.Tensor | None = None) -> "LiteOutput":
+        """``.logits`` of shape (batch, num_labels), read the same way as transformers' output."""
         emb = self.bert.embeddings
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
@@ -115,7 +119,7 @@ class LiteBertForSequenceClassification(nn.Module):
             mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
         for layer in self.bert.encoder["layer"]:
             x = layer(x, mask)
-        return self.classifier(torch.tanh(self.bert.pooler["dense"](x[:, 0])))
+        return LiteOutput(self.classifier(torch.tanh(self.bert.pooler["dense"](x[:, 0]))))
 
 
 def supports(folder: Path) -> bool:

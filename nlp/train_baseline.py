@@ -169,6 +169,11 @@ class TrainingData:
     chat_test: list[Example]
     removed_overlap: int
 
+    def scored_texts(self) -> list[str]:
+        """Every text a model trained on this data is scored on: validation, test, chat test
+        and ``data/eval/*.tsv``. Nothing trained for this split may read them."""
+        return [ex.text for ex in (*self.val, *self.test, *self.chat_test, *held_out_eval_examples())]
+
 
 def assemble_data(
     data_dir: Path,
@@ -210,8 +215,7 @@ def held_out_keys(data_dir: Path, seed: int = TrainConfig.seed) -> set[str]:
         data_dir, TrainConfig(seed=seed), _resolve_default(DEFAULT_CHAT_TRAIN, DEFAULT_CHAT_TRAIN), None,
         _resolve_default(DEFAULT_CHAT_TEST, DEFAULT_CHAT_TEST), sources=sources,
     )
-    texts = [ex.text for ex in (*data.val, *data.test, *data.chat_test, *held_out_eval_examples())]
-    return {normalise_key(text) for text in texts}
+    return {normalise_key(text) for text in data.scored_texts()}
 
 
 def _display(path: Path | None) -> str | None:

@@ -358,7 +358,7 @@ def train_transformer(
     Returns the summary stored in the manifest under ``training``."""
     import torch
 
-    from nlp.train_baseline import TrainConfig, _resolve_default, assemble_data, held_out_eval_examples
+    from nlp.train_baseline import TrainConfig, _resolve_default, assemble_data
     from nlp.transformer import load_backbone, save_classifier
 
     config = config or FinetuneConfig()
@@ -384,8 +384,7 @@ def train_transformer(
         teacher_train = teacher_of([ex.text for ex in data.train])
         pseudo, pseudo_probs = ([], np.zeros((0, len(LABELS))))
         if config.pseudo_weight > 0:
-            held_out = [ex.text for ex in (*data.val, *data.test, *data.chat_test, *held_out_eval_examples())]
-            pseudo, pseudo_probs = pseudo_examples(Path(data_dir), teacher_of, held_out, reviews=config.pseudo_reviews, seed=seed)
+            pseudo, pseudo_probs = pseudo_examples(Path(data_dir), teacher_of, data.scored_texts(), reviews=config.pseudo_reviews, seed=seed)
         train = [*data.train, *pseudo]
         targets = soft_targets(train, config, np.concatenate([teacher_train, pseudo_probs]))
         distillation = {"teacher": str(config.teacher), "alpha": config.distill_alpha, "pseudo_rows": len(pseudo),

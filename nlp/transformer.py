@@ -275,9 +275,7 @@ class TransformerClassifier:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 enc = self.tokenizer([texts[i] for i in idx], max_length=self.max_length, padding=True, truncation=True, return_tensors="pt")
-                result = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
-                logits = result if isinstance(result, torch.Tensor) else result.logits  # bert_lite or transformers
-                out[idx] = logits.float().numpy()
+                out[idx] = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.float().numpy()
         return out
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:

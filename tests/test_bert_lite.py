@@ -65,7 +65,7 @@ def hf_logits(model: BertForSequenceClassification, ids: torch.Tensor, mask: tor
 
 def lite_logits(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model(ids, attention_mask=mask)
+        return model(ids, attention_mask=mask).logits
 
 
 def test_matches_transformers_fp32_and_fp16(tiny, tmp_path):
@@ -80,7 +80,7 @@ def test_matches_transformers_fp32_and_fp16(tiny, tmp_path):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
     token_types = (torch.arange(20) >= 10).long().expand(8, 20)
     with torch.no_grad():
-        torch.testing.assert_close(lite(ids, mask, token_types), hf(ids, mask, token_types).logits, atol=1e-5, rtol=0)
+        torch.testing.assert_close(lite(ids, mask, token_types).logits, hf(ids, mask, token_types).logits, atol=1e-5, rtol=0)
 
     fp16 = tmp_path / "fp16"
     tiny_hf().to(torch.float16).save_pretrained(fp16)
@@ -172,7 +172,7 @@ def test_does_not_import_transformers(tiny):
     """Nor sympy / torch._dynamo, which e.g. ``with torch.device("meta")`` would pull in."""
     code = ("import sys, torch; from pathlib import Path; import nlp.bert_lite as b; "
             f"m = b.load_lite_bert(Path({str(tiny[1])!r}), {LABELS}); "
-            "assert m(torch.tensor([[2, 9, 3]])).shape == (1, 4); "
+            "assert m(torch.tensor([[2, 9, 3]])).logits.shape == (1, 4); "
             "heavy = [n for n in ('transformers', 'sympy', 'torch._dynamo') if n in sys.modules]; "
             "assert not heavy, heavy")
     env = os.environ | {"PYTHONPATH": str(REPO)}
