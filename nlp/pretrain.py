@@ -14,10 +14,14 @@ Steps (each one is skipped when its output already exists, so a stopped run resu
    achieves (measured in ``model/README.md``);
 5. MLM (``steps`` > 0): ``BertForMaskedLM`` on packed ``[CLS] a [SEP] b [SEP] …`` rows of ``max_length``
    tokens, 15 % dynamic masking (80/10/10), AdamW with warm-up and linear decay, bf16
-   autocast on CPUs that have it. ``OUT/checkpoint.pt`` every ``checkpoint_every`` steps
+   autocast on GPUs and on CPUs that have it (``--device auto`` trains on a CUDA GPU when
+   there is one: :mod:`nlp.devices`). ``OUT/checkpoint.pt`` every ``checkpoint_every`` steps
    (model, optimiser, data position, random states); ``OUT/pretrain_log.json`` records the
    configuration, corpus size, steps, wall time and losses; ``OUT/final/`` is the
    checkpoint fine-tuning starts from (``maeum train --kind transformer --base OUT/final``).
+
+Steps 1–3 are skipped together when ``tokenizer/``, ``ids.npy``, ``offsets.npy`` and
+``corpus.json`` are there, so a GPU machine can be handed the encoded corpus without the text.
 
 ``max_minutes`` bounds the wall time of the MLM step: the learning-rate schedule follows
 ``max(step / steps, elapsed / budget)``, so a time-bounded run still anneals to zero.
@@ -31,6 +35,7 @@ import logging
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.corpus import build_corpus, load_stats, read_corpus
+from nlp.devices import DEVICE_CHOICES, resolve_device, use_bf16 as bf16_on
 from nlp.piece_vectors import PieceVectorConfig, apply_to_embeddings, train_piece_vectors
 from nlp.tokenization import SentencePieceBertTokenizer, train_sentencepiece
 
@@ -70,6 +76,7 @@ class PretrainConfig:
     seed: int = 13
     bf16: bool = True
     threads: int = 2
+    device: str = "auto"  # "cpu", "cuda", or "auto" (cuda when there is one)
     repeat_other: int = 2
     embedding_init: str = "word2vec"  # or "random"
     w2v_epochs: int = 5
@@ -100,23 +107,33 @@ def encode_corpus(tokenizer: SentencePieceBertTokenizer, texts: Sequence[str], m
 def pack_rows(
     flat: np.ndarray, offsets: np.ndarray, order: np.ndarray, max_length: int, cls_id: int, sep_id: int, pad_id: int
 ) -> np.ndarray:
-    """Greedy packing of texts (in ``order``) into ``[CLS] a [SEP] b [SEP] …`` rows."""
-    rows: list[np.ndarray] = []
-    current: list[int] = [cls_id]
-    for idx in order:
-        ids = flat[offsets[idx] : offsets[idx + 1]]
-        if len(ids) == 0:
-            continue
-        if len(current) + len(ids) + 1 > max_length and len(current) > 1:
-            rows.append(np.asarray(current, dtype=np.int32))
-            current = [cls_id]
-        current.extend(ids[: max_length - 2].tolist())
-        current.append(sep_id)
-    if len(current) > 1:
-        rows.append(np.asarray(current, dtype=np.int32))
-    out = np.full((len(rows), max_length), pad_id, dtype=np.int32)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
+    """Greedy packing of texts (in ``order``) into ``[CLS] a [SEP] b [SEP] …`` rows: a text goes
+    on the current row while it fits, else it starts a new one (each text cut at ``max_length - 2``).
+    Only the row/column bookkeeping is a Python loop; the tokens are copied by numpy."""
+    order = np.asarray(order, dtype=np.int64)
+    lengths = np.minimum(offsets[order + 1] - offsets[order], max_length - 2)
+    keep = lengths > 0
+    order, lengths = order[keep], lengths[keep].astype(np.int64)
+    rows: list[int] = []
+    cols: list[int] = []
+    row, used = 0, 1
+    for n in lengths.tolist():
+        if used + n + 1 > max_length and used > 1:
+            row, used = row + 1, 1
+        rows.append(row)
+        cols.append(used)
+        used += n + 1
+    row_of, col_of = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    n_rows = row + 1 if len(order) else 0
+    out = np.full((n_rows, max_length), pad_id, dtype=np.int32)
+    out[:, 0] = cls_id
+    if not len(order):
+        return out
+    starts = np.cumsum(lengths) - lengths  # where each text starts among all copied tokens
+    within = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+    dest = np.repeat(row_of * max_length + col_of, lengths) + within
+    out.reshape(-1)[dest] = flat[np.repeat(offsets[order], lengths) + within]
+    out.reshape(-1)[row_of * max_length + col_of + lengths] = sep_id
     return out
 
 
@@ -127,18 +144,22 @@ def mask_tokens(input_ids, *, mask_prob: float, mask_id: int, vocab_size: int, s
     candidates = torch.ones_like(input_ids, dtype=torch.bool)
     for sid in special_ids:
         candidates &= input_ids != sid
-    chosen = (torch.rand(input_ids.shape, generator=generator) < mask_prob) & candidates
-    if not chosen.any():
-        first = candidates.nonzero()
-        if len(first):
-            chosen[tuple(first[0])] = True
+    device = input_ids.device
+    chosen = (torch.rand(input_ids.shape, generator=generator, device=device) < mask_prob) & candidates
+    # at least one position per batch (the first candidate when the draw chose none), computed
+    # without reading a value back, which would make a GPU wait on every step
+    flat_candidates = candidates.reshape(-1)
+    first = (flat_candidates & (flat_candidates.cumsum(0) == 1)).view_as(candidates)
+    chosen |= first & ~chosen.any()
     corrupted = input_ids.clone()
-    roll = torch.rand(input_ids.shape, generator=generator)
+    roll = torch.rand(input_ids.shape, generator=generator, device=device)
     to_mask = chosen & (roll < 0.8)
     to_random = chosen & (roll >= 0.8) & (roll < 0.9)
     corrupted[to_mask] = mask_id
     # random replacements never draw a special token ([UNK]=0 … [MASK]=4 in the KoBERT layout)
-    random_ids = torch.randint(max(max(special_ids), mask_id) + 1, vocab_size, input_ids.shape, generator=generator)
+    random_ids = torch.randint(
+        max(max(special_ids), mask_id) + 1, vocab_size, input_ids.shape, generator=generator, device=device
+    )
     corrupted[to_random] = random_ids[to_random]
     return corrupted, chosen
 
@@ -211,15 +232,21 @@ def lr_factor(progress: float, warmup_frac: float) -> float:
 
 
 def _mlm_loss(model, ids, attention, targets, positions, use_bf16: bool):
+    """(mean cross-entropy over the masked positions, their accuracy) as tensors."""
     import torch
     import torch.nn.functional as F
 
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+    with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=use_bf16):
         hidden = model.bert(input_ids=ids, attention_mask=attention).last_hidden_state
-        logits = model.cls(hidden[positions])
+        if ids.device.type == "cpu":  # only the masked positions go through the vocabulary layer
+            logits, gold = model.cls(hidden[positions]), targets[positions]
+        else:  # on a GPU every position does: a masked selection has a data-dependent size, and
+            # finding it out would stop the GPU's queue on every step
+            logits, gold = model.cls(hidden).flatten(0, 1), targets.masked_fill(~positions, -100).flatten()
     logits = logits.float()
-    loss = F.cross_entropy(logits, targets[positions])
-    correct = (logits.argmax(-1) == targets[positions]).float().mean()
+    loss = F.cross_entropy(logits, gold, ignore_index=-100)
+    scored = gold != -100
+    correct = ((logits.argmax(-1) == gold) & scored).sum() / scored.sum().clamp(min=1)
     return loss, correct
 
 
@@ -228,14 +255,15 @@ def evaluate_mlm(model, rows: np.ndarray, tokenizer: SentencePieceBertTokenizer,
 
     if len(rows) == 0:
         return {"loss": float("nan"), "accuracy": float("nan")}
-    gen = torch.Generator().manual_seed(config.seed + 999)  # same masks every evaluation
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(config.seed + 999)  # same masks every evaluation
     special = (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id)
     model.eval()
     total_loss = total_acc = 0.0
     count = 0
     with torch.inference_mode():
         for start in range(0, len(rows), 128):
-            ids = torch.from_numpy(rows[start : start + 128].astype(np.int64))
+            ids = torch.from_numpy(rows[start : start + 128].astype(np.int64)).to(device)
             corrupted, positions = mask_tokens(
                 ids, mask_prob=config.mask_prob, mask_id=tokenizer.mask_token_id,
                 vocab_size=tokenizer.vocab_size, special_ids=special, generator=gen,
@@ -249,15 +277,38 @@ def evaluate_mlm(model, rows: np.ndarray, tokenizer: SentencePieceBertTokenizer,
     return {"loss": total_loss / count, "accuracy": total_acc / count, "masked_tokens": count}
 
 
-def _bf16_supported() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 # ----------------------------------------------------------------------------- main loop
+
+def _corpus_and_tokenizer(data_dir: Path, out_dir: Path, config: PretrainConfig, resume: bool):
+    """Steps 1 and 2 (each skipped when its output exists): returns (corpus stats, the corpus
+    texts, seconds spent training the tokenizer)."""
+    corpus_path = out_dir / "corpus.txt"
+    if not (resume and corpus_path.is_file() and load_stats(corpus_path)):
+        exclude: set[str] = set()
+        if config.exclude_held_out:
+            from nlp.train_baseline import held_out_keys
+
+            exclude = held_out_keys(Path(data_dir), config.split_seed)
+        log.info("building corpus from %s (leaving out %d held-out texts)", data_dir, len(exclude))
+        stats = build_corpus(Path(data_dir), corpus_path, seed=config.seed, repeat_other=config.repeat_other, exclude=exclude)
+    else:
+        stats = load_stats(corpus_path)
+    log.info("corpus: %s", stats)
+    texts = read_corpus(corpus_path)
+
+    # the tokenizer is trained on the training texts only (the last EVAL_TEXTS are held out)
+    spm_path = out_dir / "tokenizer" / "spiece.model"
+    t0 = time.time()
+    if not (resume and spm_path.is_file()):
+        log.info("training SentencePiece (%s, vocab %d)", config.spm_model_type, config.vocab_size)
+        model_file = train_sentencepiece(
+            texts[:-EVAL_TEXTS], spm_path.with_suffix(""), vocab_size=config.vocab_size,
+            model_type=config.spm_model_type, input_sentence_size=config.spm_sentences, seed=config.seed,
+        )
+        assert model_file == spm_path
+    return stats, texts, time.time() - t0
+
+
 
 def pretrain(
     data_dir: Path,
@@ -282,52 +333,38 @@ def pretrain(
     torch.manual_seed(seed)
     t_start = time.time()
 
-    # 1. corpus
+    # 1.-2. corpus and tokenizer
     corpus_path = out_dir / "corpus.txt"
-    if not (resume and corpus_path.is_file() and load_stats(corpus_path)):
-        exclude: set[str] = set()
-        if config.exclude_held_out:
-            from nlp.train_baseline import held_out_keys
-
-            exclude = held_out_keys(Path(data_dir), config.split_seed)
-        log.info("building corpus from %s (leaving out %d held-out texts)", data_dir, len(exclude))
-        stats = build_corpus(Path(data_dir), corpus_path, seed=seed, repeat_other=config.repeat_other, exclude=exclude)
-    else:
-        stats = load_stats(corpus_path)
-    log.info("corpus: %s", stats)
-    texts = read_corpus(corpus_path)
-    train_texts, eval_texts = texts[:-EVAL_TEXTS], texts[-EVAL_TEXTS:]
-
-    # 2. tokenizer (trained on the training texts only)
     tok_dir = out_dir / "tokenizer"
     spm_path = tok_dir / "spiece.model"
-    t0 = time.time()
-    if not (resume and spm_path.is_file()):
-        log.info("training SentencePiece (%s, vocab %d)", config.spm_model_type, config.vocab_size)
-        model_file = train_sentencepiece(
-            train_texts, tok_dir / "spiece", vocab_size=config.vocab_size, model_type=config.spm_model_type,
-            input_sentence_size=config.spm_sentences, seed=seed,
-        )
-        assert model_file == spm_path
+    ids_path, off_path = out_dir / "ids.npy", out_dir / "offsets.npy"
+    encoded = resume and spm_path.is_file() and ids_path.is_file() and off_path.is_file() and load_stats(corpus_path)
+    texts: list[str] = []
+    spm_seconds = 0.0
+    if encoded:  # steps 1-3 are done: the text itself is not needed any more
+        stats = load_stats(corpus_path)
+        log.info("corpus already encoded: %s", stats)
+    else:
+        stats, texts, spm_seconds = _corpus_and_tokenizer(data_dir, out_dir, config, resume)
     tokenizer = SentencePieceBertTokenizer(spm_path, max_length=config.max_length)
     tokenizer.save_pretrained(tok_dir)
-    spm_seconds = time.time() - t0
 
     # 3. ids
-    ids_path, off_path = out_dir / "ids.npy", out_dir / "offsets.npy"
-    if not (resume and ids_path.is_file() and off_path.is_file()):
+    if not encoded:
         log.info("encoding %d texts", len(texts))
         flat, offsets = encode_corpus(tokenizer, texts, config.max_length - 2)
         np.save(ids_path, flat)
         np.save(off_path, offsets)
     flat, offsets = np.load(ids_path), np.load(off_path)
-    n_train = len(train_texts)
+    n_texts = len(offsets) - 1
+    n_train = n_texts - min(EVAL_TEXTS, n_texts)
     total_tokens = int(offsets[-1])
     special = (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id)
     eval_rows = pack_rows(
-        flat, offsets, np.arange(n_train, len(texts)), config.max_length,
+        flat, offsets, np.arange(n_train, n_texts), config.max_length,
         tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
     )
+    del texts
 
     # 4. piece vectors
     vectors_path = out_dir / "piece_vectors.npz"
@@ -349,25 +386,32 @@ def pretrain(
         raise ValueError(f"embedding_init must be 'word2vec' or 'random', not {config.embedding_init!r}")
 
     # 5. MLM
-    use_bf16 = config.bf16 and _bf16_supported()
+    device = resolve_device(config.device)
+    use_bf16 = bf16_on(device, config.bf16)
     model = build_mlm(config, tokenizer.vocab_size, tokenizer.pad_token_id)
     if vectors_info is not None:
         apply_to_embeddings(model, vectors, known)
+    model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=(0.9, 0.98), eps=1e-6,
+        lr=config.lr, betas=(0.9, 0.98), eps=1e-6, fused=device.type == "cuda",
     )
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)  # the masks are drawn where the batch is
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed": 0.0, "history": [], "evals": []}
     if resume and ckpt_path.is_file():
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        gen.set_state(saved["generator"])
+        try:
+            gen.set_state(saved["generator"])
+        except RuntimeError:  # saved on another kind of device: the masks go on from a fresh seed
+            gen.manual_seed(seed + saved["state"]["step"])
         torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"])
         state = saved["state"]
         log.info("resumed from step %d (%.1f min done)", state["step"], state["elapsed"] / 60)
     budget = config.max_minutes * 60 if config.max_minutes else None
@@ -384,7 +428,8 @@ def pretrain(
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save(
             {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
-             "torch_rng": torch.get_rng_state(), "state": state, "config": asdict(config)},
+             "torch_rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+             "state": state, "config": asdict(config)},
             tmp,
         )
         tmp.replace(ckpt_path)
@@ -396,13 +441,14 @@ def pretrain(
             "corpus": stats.to_dict() if stats else None,
             "corpus_tokens": total_tokens,
             "train_texts": n_train,
-            "eval_texts": len(texts) - n_train,
+            "eval_texts": n_texts - n_train,
             "tokenizer_seconds": round(spm_seconds, 1),
             "vocab_size": tokenizer.vocab_size,
             "parameters": n_params,
             "embedding_init": config.embedding_init,
             "piece_vectors": vectors_info,
             "bf16": use_bf16,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "torch_threads": torch.get_num_threads(),
             "steps_done": state["step"],
             "epochs_done": state["epoch"] + state["batch_in_epoch"] * config.batch_size / max(rows_per_epoch, 1),
@@ -417,34 +463,40 @@ def pretrain(
         return summary
 
     model.train()
-    rng_epoch = lambda e: np.random.default_rng(seed * 1000 + e)  # noqa: E731 - tiny helper
-    rows = pack_rows(flat, offsets, rng_epoch(state["epoch"]).permutation(n_train), config.max_length, *special[1:], tokenizer.pad_token_id)
+
+    def pack_epoch(epoch: int) -> np.ndarray:  # each epoch packs the texts in its own seeded order
+        order = np.random.default_rng(seed * 1000 + epoch).permutation(n_train)
+        return pack_rows(flat, offsets, order, config.max_length, *special[1:], tokenizer.pad_token_id)
+
+    packer = ThreadPoolExecutor(max_workers=1)  # packs the next epoch while this one trains
+    rows = pack_epoch(state["epoch"])
+    next_rows = packer.submit(pack_epoch, state["epoch"] + 1)
     rows_per_epoch = len(rows)
     log.info(
-        "MLM: %d params, %d packed rows/epoch, %d tokens, bf16=%s, threads=%d",
-        n_params, rows_per_epoch, total_tokens, use_bf16, torch.get_num_threads(),
+        "MLM on %s: %d params, %d packed rows/epoch, %d tokens, bf16=%s, threads=%d",
+        device, n_params, rows_per_epoch, total_tokens, use_bf16, torch.get_num_threads(),
     )
-    window_loss: list[float] = []
-    window_acc: list[float] = []
-    t_window = time.time()
-    tuner = ThreadTuner(config.threads)
+    window_loss: list = []  # detached loss tensors
+    window_acc: list = []
+    t_window = t_prev = time.time()
+    tuner = ThreadTuner(config.threads if device.type == "cpu" else 1)  # threads matter on the CPU only
     threads_now = torch.get_num_threads()
     while progress() < 1.0:
         start = state["batch_in_epoch"] * config.batch_size
         if start + config.batch_size > len(rows):
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
-            rows = pack_rows(flat, offsets, rng_epoch(state["epoch"]).permutation(n_train), config.max_length, *special[1:], tokenizer.pad_token_id)
+            rows = next_rows.result()
+            next_rows = packer.submit(pack_epoch, state["epoch"] + 1)
             continue
         wanted = tuner.threads_for()
         switched = wanted != threads_now
         if switched:
             torch.set_num_threads(wanted)
             threads_now = wanted
-        t_step = time.time()
-        batch = torch.from_numpy(rows[start : start + config.batch_size].astype(np.int64))
-        used = int((batch != tokenizer.pad_token_id).sum(1).max())
-        batch = batch[:, :used]
+        block = rows[start : start + config.batch_size]
+        used = int((block != tokenizer.pad_token_id).sum(1).max())
+        batch = torch.from_numpy(block[:, :used].astype(np.int64)).to(device, non_blocking=True)
         corrupted, positions = mask_tokens(
             batch, mask_prob=config.mask_prob, mask_id=tokenizer.mask_token_id,
             vocab_size=tokenizer.vocab_size, special_ids=special, generator=gen,
@@ -458,15 +510,17 @@ def pretrain(
         optimizer.zero_grad(set_to_none=True)
         state["step"] += 1
         state["batch_in_epoch"] += 1
-        step_seconds = time.time() - t_step
+        now = time.time()  # wall time since the last step: on a GPU it includes waiting for the queue
+        step_seconds, t_prev = now - t_prev, now
         state["elapsed"] += step_seconds
         tuner.record(threads_now, step_seconds, switched)
-        window_loss.append(loss.item())
-        window_acc.append(acc.item())
+        window_loss.append(loss.detach())  # read back every log_every steps: no GPU sync per step
+        window_acc.append(acc.detach())
         if state["step"] % config.log_every == 0:
             dt = time.time() - t_window
             entry = {
-                "step": state["step"], "loss": float(np.mean(window_loss)), "mlm_acc": float(np.mean(window_acc)),
+                "step": state["step"], "loss": torch.stack(window_loss).mean().item(),
+                "mlm_acc": torch.stack(window_acc).mean().item(),
                 "lr": optimizer.param_groups[0]["lr"], "minutes": round(state["elapsed"] / 60, 2),
             }
             state["history"].append(entry)
@@ -485,13 +539,14 @@ def pretrain(
             save_checkpoint()
             write_log(final=False)
 
+    packer.shutdown(wait=False, cancel_futures=True)
     ev = evaluate_mlm(model, eval_rows, tokenizer, config, use_bf16)
     if not state["evals"] or state["evals"][-1]["step"] != state["step"]:
         state["evals"].append({"step": state["step"], **ev})
     log.info("final eval: loss %.3f acc %.3f (perplexity %.1f)", ev["loss"], ev["accuracy"], math.exp(ev["loss"]))
     save_checkpoint()
     final_dir = out_dir / "final"
-    model.save_pretrained(final_dir)
+    model.to("cpu").save_pretrained(final_dir)
     tokenizer.save_pretrained(final_dir)
     summary = write_log(final=True)
     summary["total_wall_minutes_this_call"] = round((time.time() - t_start) / 60, 2)
@@ -519,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-bf16", action="store_true")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where MLM runs (auto: a CUDA GPU when there is one)")
+    parser.add_argument("--eval-every", type=int, default=1000)
     parser.add_argument("--embedding-init", choices=["word2vec", "random"], default="word2vec",
                         help="word embeddings before MLM: skip-gram piece vectors (default) or random")
     parser.add_argument("--w2v-epochs", type=int, default=5)
@@ -545,6 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads,
         intermediate_size=args.intermediate, max_length=args.max_length, batch_size=args.batch_size,
         lr=args.lr, checkpoint_every=args.checkpoint_every, bf16=not args.no_bf16, threads=args.threads,
+        device=args.device, eval_every=args.eval_every,
         embedding_init=args.embedding_init, w2v_epochs=args.w2v_epochs, split_seed=args.split_seed,
     )
     print(json.dumps({k: summary[k] for k in ("steps_done", "train_minutes", "recent_train_loss", "parameters")}, ensure_ascii=False))

@@ -33,6 +33,7 @@ import numpy as np
 
 from nlp.calibration import expected_calibration_error, fit_temperature, nll, softmax
 from nlp.data import Example, class_counts
+from nlp.devices import DEVICE_CHOICES
 from nlp.evaluate import classification_metrics
 from nlp.labels import LABELS
 
@@ -65,7 +66,8 @@ class FinetuneConfig:
     evals_per_epoch: int = 2
     max_minutes: float | None = None
     scratch: bool = False
-    bf16: bool = True
+    bf16: bool = True  # autocast where the device does bf16 natively (nlp.devices.use_bf16)
+    device: str = "auto"  # where fine-tuning runs: "cpu", "cuda" or "auto"
     val_frac: float = 0.1
     test_frac: float = 0.1
     quantize: str | None = None
@@ -202,17 +204,23 @@ def _read_pretrain_log(base: Path) -> dict[str, Any] | None:
 
 # ----------------------------------------------------------------------------- training
 
-def _batch_logits(model, tokenizer, texts: Sequence[str], config: FinetuneConfig, bf16: bool, batch_size: int = 64) -> np.ndarray:
+def _batch_logits(model, tokenizer, texts: Sequence[str], config: FinetuneConfig, batch_size: int = 64) -> np.ndarray:
+    """The model's logits for ``texts``, computed on the device the model is on."""
     import torch
 
+    from nlp.devices import use_bf16
+
+    device = next(model.parameters()).device
+    bf16 = use_bf16(device, config.bf16)
     model.eval()
     out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = tokenizer([texts[i][: config.max_chars] for i in idx], max_length=config.max_length, return_tensors="pt")
-            out[idx] = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.float().numpy()
+            logits = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)).logits
+            out[idx] = logits.float().cpu().numpy()
     model.train()
     return out
 
@@ -225,21 +233,23 @@ def fine_tune(
     config: FinetuneConfig,
     targets: np.ndarray | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train ``model`` in place; returns (model with the best validation weights, history).
-    ``targets`` (one distribution per train example, :func:`soft_targets`) defaults to the
-    label-smoothed gold labels."""
+    """Train ``model`` in place on ``config.device``; returns (model with the best validation
+    weights, back on the CPU, history). ``targets`` (one distribution per train example,
+    :func:`soft_targets`) defaults to the label-smoothed gold labels."""
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from nlp.pretrain import _bf16_supported
+    from nlp.devices import resolve_device, use_bf16
     from nlp.train_baseline import mask_keywords
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    bf16 = config.bf16 and _bf16_supported()
-    weights = torch.tensor(example_weights(train, config), dtype=torch.float32)
-    target_probs = torch.from_numpy(targets if targets is not None else soft_targets(train, config))
+    device = resolve_device(config.device)
+    bf16 = use_bf16(device, config.bf16)
+    model.to(device)
+    weights = torch.tensor(example_weights(train, config), dtype=torch.float32, device=device)
+    target_probs = torch.from_numpy(targets if targets is not None else soft_targets(train, config)).to(device)
     steps_per_epoch = max(1, len(length_bucketed_batches([ex.text for ex in train], config.batch_size, seed=0)))
     total_steps = steps_per_epoch * config.epochs
     eval_points = {int(steps_per_epoch * (k + 1) / config.evals_per_epoch) for k in range(config.evals_per_epoch)}
@@ -260,7 +270,7 @@ def fine_tune(
 
     def evaluate(epoch: int, running: list[float]) -> bool:
         """Score validation, remember the best weights; True when this is a new best."""
-        val_logits = _batch_logits(model, tokenizer, val_texts, config, bf16)
+        val_logits = _batch_logits(model, tokenizer, val_texts, config)
         m = classification_metrics(val_gold, softmax(val_logits))
         entry = {
             "epoch": epoch + 1, "step": step, "train_loss": float(np.mean(running[-200:])) if running else None,
@@ -295,8 +305,8 @@ def fine_tune(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _lr_factor(progress, config.warmup_frac)
             enc = tokenizer([texts[i][: config.max_chars] for i in idx], max_length=config.max_length, return_tensors="pt")
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)).logits
             losses = F.cross_entropy(logits.float(), target_probs[idx], reduction="none")
             w = weights[idx]
             loss = (losses * w).sum() / w.sum()
@@ -322,10 +332,11 @@ def fine_tune(
         evaluate(epoch, running)  # the time budget ended between evaluation points
     if best["state"] is not None:
         model.load_state_dict(best["state"])
-    model.eval()
+    model.to("cpu").eval()
     info = {
         "history": history, "best_step": best["step"], "best_val_macro_f1": round(best["macro_f1"], 4),
         "steps": step, "steps_per_epoch": steps_per_epoch, "minutes": round((time.time() - started) / 60, 2), "bf16": bf16,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
     }
     return model, info
 
@@ -392,8 +403,7 @@ def train_transformer(
         log.info("distillation from %s: alpha %.2f, %d teacher-labelled unlabelled texts", config.teacher, config.distill_alpha, len(pseudo))
     model, fit_info = fine_tune(model, tokenizer, train, data.val, config, targets)
 
-    bf16 = fit_info["bf16"]
-    val_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.val], config, bf16)
+    val_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.val], config)
     val_idx = [LABELS.index(ex.label) for ex in data.val]
     temperature = fit_temperature(val_logits, val_idx) if data.val else 1.0
     calibration = {
@@ -403,7 +413,7 @@ def train_transformer(
         "val_ece_before": round(expected_calibration_error(softmax(val_logits), val_idx), 4) if data.val else None,
         "val_ece_after": round(expected_calibration_error(softmax(val_logits, temperature), val_idx), 4) if data.val else None,
     }
-    test_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.test], config, bf16)
+    test_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.test], config)
     test_metrics = _metrics_from_logits(data.test, test_logits, temperature)
     test_idx = [LABELS.index(ex.label) for ex in data.test]
     calibration["test_ece_before"] = round(expected_calibration_error(softmax(test_logits), test_idx), 4)
@@ -420,7 +430,7 @@ def train_transformer(
         "calibration": calibration,
     }
     if data.chat_test:
-        chat_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.chat_test], config, bf16)
+        chat_logits = _batch_logits(model, tokenizer, [ex.text for ex in data.chat_test], config)
         metrics["chat_test"] = _brief(_metrics_from_logits(data.chat_test, chat_logits, temperature))
         metrics["chat_test"]["confusion"] = _metrics_from_logits(data.chat_test, chat_logits, temperature)["confusion"]
     version = _version(model)
@@ -494,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["int8"], default=None, help="ship with int8 dynamic quantisation enabled")
     p.add_argument("--fp32", action="store_true", help="store fp32 weights (default fp16)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where fine-tuning runs (auto: a CUDA GPU when there is one)")
     p.add_argument("--teacher", default=None, help="distil from this trained model folder (e.g. model/baseline)")
     p.add_argument("--distill-alpha", type=float, default=0.5)
     p.add_argument("--pseudo-weight", type=float, default=1.0, help="weight of teacher-labelled chatbot questions (0 = none)")
@@ -518,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keyword_mask=args.keyword_mask, max_minutes=args.max_minutes, max_length=args.max_length,
             quantize=args.quantize, fp16_weights=not args.fp32, chat_weight=args.chat_weight,
             teacher=args.teacher, distill_alpha=args.distill_alpha, pseudo_weight=args.pseudo_weight,
-            pseudo_reviews=args.pseudo_reviews,
+            pseudo_reviews=args.pseudo_reviews, device=args.device,
         )
     except (DataError, ModelLoadError) as exc:
         print(f"maeum: {exc}", file=sys.stderr)

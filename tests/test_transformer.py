@@ -190,6 +190,52 @@ def test_mask_tokens_and_packing() -> None:
     masked_share = (corrupted[positions] == 4).float().mean().item()
     assert 0.7 < masked_share < 0.9
     assert torch.equal(corrupted[~positions], ids[~positions])
+    # a draw that chooses nothing still gives the loss one position: the first non-special token
+    _, none_drawn = mask_tokens(ids[:2], mask_prob=0.0, mask_id=4, vocab_size=40, special_ids=(1, 2, 3), generator=gen)
+    assert none_drawn.sum().item() == 1 and none_drawn[0, 1] and ids[0, 1] > 4
+
+
+def _pack_reference(flat, offsets, order, max_length, cls_id, sep_id, pad_id):
+    """Greedy packing written the plain way, one text at a time."""
+    rows, current = [], [cls_id]
+    for idx in order:
+        ids = list(flat[offsets[idx] : offsets[idx + 1]])[: max_length - 2]
+        if not ids:
+            continue
+        if len(current) + len(ids) + 1 > max_length and len(current) > 1:
+            rows.append(current)
+            current = [cls_id]
+        current += ids + [sep_id]
+    if len(current) > 1:
+        rows.append(current)
+    return [row + [pad_id] * (max_length - len(row)) for row in rows]
+
+
+def test_pack_rows_matches_plain_greedy_packing() -> None:
+    from nlp.pretrain import pack_rows
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        lengths = rng.integers(0, 40, size=int(rng.integers(0, 30)))  # empty and over-long texts too
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        flat = rng.integers(5, 100, size=int(offsets[-1])).astype(np.int32)
+        max_length = int(rng.integers(4, 40))
+        order = rng.permutation(len(lengths))
+        packed = pack_rows(flat, offsets, order, max_length, 2, 3, 1)
+        assert packed.tolist() == _pack_reference(flat, offsets, order, max_length, 2, 3, 1)
+
+
+def test_training_device_choice() -> None:
+    from nlp.devices import resolve_device, use_bf16
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
+    assert use_bf16(torch.device("cuda"), True) and not use_bf16(torch.device("cuda"), False)
 
 
 def test_pretrain_resumes_and_feeds_fine_tuning(tmp_path: Path) -> None:
@@ -208,6 +254,8 @@ def test_pretrain_resumes_and_feeds_fine_tuning(tmp_path: Path) -> None:
                 checkpoint_every=3, spm_sentences=0, eval_every=100, bf16=False, threads=1)
     first = pretrain(data, tmp_path / "pt", vocab_size=300, steps=4, seed=1, **tiny)
     assert first["steps_done"] == 4 and first["finished"]
+    # the encoded corpus is enough to go on (what a GPU machine is handed): no corpus.txt
+    (tmp_path / "pt" / "corpus.txt").unlink()
     second = pretrain(data, tmp_path / "pt", vocab_size=300, steps=7, seed=1, **tiny)
     assert second["steps_done"] == 7
     log = json.loads((tmp_path / "pt" / "pretrain_log.json").read_text(encoding="utf-8"))
