@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 async def build_engine(config: Config, *, rng: random.Random | None = None) -> Engine:
-    if read_manifest(config.model_path).get("kind") == "transformer":
+    if read_manifest(config.model_path).get("kind") != "baseline":  # a transformer, alone or in the ensemble
         from nlp.transformer_threads import configure_torch_threads
 
         configure_torch_threads(config.model.threads)

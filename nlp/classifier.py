@@ -2,7 +2,7 @@
 
 A model directory holds ``maeum_model.json``::
 
-    {"kind": "baseline" | "transformer", "version": "...", "labels": ["joy", ...], ...}
+    {"kind": "baseline" | "transformer" | "ensemble", "version": "...", "labels": ["joy", ...], ...}
 
 ``load_classifier(path)`` reads it and returns the matching implementation. The engine only
 ever sees :class:`EmotionClassifier`.
@@ -71,4 +71,8 @@ def load_classifier(model_dir: str | Path) -> EmotionClassifier:
         from nlp.transformer import TransformerClassifier
 
         return TransformerClassifier.load(model_dir)
+    if kind == "ensemble":
+        from nlp.ensemble import EnsembleClassifier
+
+        return EnsembleClassifier.load(model_dir)
     raise ModelLoadError(f"{model_dir}: unknown model kind {kind!r}")
