@@ -34,7 +34,7 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    path: str = "model/baseline"
+    path: str = "model/ensemble"
     threads: int = 2
     unsure_threshold: float = 0.45  # below this top probability Maeum asks instead of asserting
 

@@ -62,3 +62,13 @@ def test_an_ensemble_cannot_contain_an_ensemble(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="앙상블 안에"):
         load_classifier(write_ensemble(tmp_path / "outer", [{"path": str(inner)}]))
 
+
+def test_the_default_model_is_the_shipped_ensemble_of_baseline_and_transformer() -> None:
+    from bot.config import ModelConfig
+
+    assert ModelConfig().path == "model/ensemble"
+    ensemble = load_classifier(REPO / ModelConfig().path)
+    assert [type(m).__name__ for m in ensemble.members] == ["BaselineClassifier", "TransformerClassifier"]
+    assert ensemble.weights == [0.5, 0.5]
+    probs = ensemble.predict(["내일 면접인데 잠이 안 와", "드디어 합격했어요 ㅠㅠ 너무 좋아요"])
+    assert max(probs[0], key=probs[0].get) == "anxiety" and max(probs[1], key=probs[1].get) == "joy"
