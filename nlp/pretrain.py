@@ -309,7 +309,6 @@ def _corpus_and_tokenizer(data_dir: Path, out_dir: Path, config: PretrainConfig,
     return stats, texts, time.time() - t0
 
 
-
 def pretrain(
     data_dir: Path,
     out_dir: Path,
