@@ -4,6 +4,7 @@ One place decides the device and whether bf16 autocast is used on it, so pretrai
 fine-tuning agree. Inference (the bot) always runs on the CPU and does not use this."""
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def resolve_device(name: str = "auto") -> Any:
     return torch.device(name)
 
 
+@cache
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 instructions (AVX-512 BF16 or AMX)."""
     try:
@@ -41,3 +43,10 @@ def use_bf16(device: Any, wanted: bool) -> bool:
     if not wanted:
         return False
     return device.type == "cuda" or cpu_has_bf16()
+
+
+def describe(device: Any) -> str:
+    """What a training log records as its device: the GPU's name, or ``cpu``."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

@@ -56,9 +56,10 @@ class EnsembleClassifier:
                 raise ModelLoadError(f"{folder}: members 항목이 잘못되었습니다 ({entry!r})") from None
             if weight <= 0:
                 raise ModelLoadError(f"{folder}: members 의 weight 는 0보다 커야 합니다 ({entry!r})")
-            if read_manifest(path).get("kind") == "ensemble":
+            member = load_classifier(path)
+            if isinstance(member, cls):
                 raise ModelLoadError(f"{path}: 앙상블 안에 앙상블은 넣을 수 없습니다")
-            members.append(load_classifier(path))
+            members.append(member)
             weights.append(weight)
         # named after its members, so retraining one of them gives the ensemble a new version
         return cls(members, weights, "ensemble:" + "+".join(m.version for m in members))

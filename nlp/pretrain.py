@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from nlp.corpus import build_corpus, load_stats, read_corpus
-from nlp.devices import DEVICE_CHOICES, resolve_device, use_bf16 as bf16_on
+from nlp.devices import DEVICE_CHOICES, describe, resolve_device, use_bf16 as bf16_on
 from nlp.piece_vectors import PieceVectorConfig, apply_to_embeddings, train_piece_vectors
 from nlp.tokenization import SentencePieceBertTokenizer, train_sentencepiece
 
@@ -337,11 +337,11 @@ def pretrain(
     tok_dir = out_dir / "tokenizer"
     spm_path = tok_dir / "spiece.model"
     ids_path, off_path = out_dir / "ids.npy", out_dir / "offsets.npy"
-    encoded = resume and spm_path.is_file() and ids_path.is_file() and off_path.is_file() and load_stats(corpus_path)
+    stats = load_stats(corpus_path) if resume else None
+    encoded = stats is not None and spm_path.is_file() and ids_path.is_file() and off_path.is_file()
     texts: list[str] = []
     spm_seconds = 0.0
     if encoded:  # steps 1-3 are done: the text itself is not needed any more
-        stats = load_stats(corpus_path)
         log.info("corpus already encoded: %s", stats)
     else:
         stats, texts, spm_seconds = _corpus_and_tokenizer(data_dir, out_dir, config, resume)
@@ -447,7 +447,7 @@ def pretrain(
             "embedding_init": config.embedding_init,
             "piece_vectors": vectors_info,
             "bf16": use_bf16,
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "device": describe(device),
             "torch_threads": torch.get_num_threads(),
             "steps_done": state["step"],
             "epochs_done": state["epoch"] + state["batch_in_epoch"] * config.batch_size / max(rows_per_epoch, 1),

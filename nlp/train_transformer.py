@@ -240,7 +240,7 @@ def fine_tune(
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from nlp.devices import resolve_device, use_bf16
+    from nlp.devices import describe, resolve_device, use_bf16
     from nlp.train_baseline import mask_keywords
 
     torch.manual_seed(config.seed)
@@ -336,7 +336,7 @@ def fine_tune(
     info = {
         "history": history, "best_step": best["step"], "best_val_macro_f1": round(best["macro_f1"], 4),
         "steps": step, "steps_per_epoch": steps_per_epoch, "minutes": round((time.time() - started) / 60, 2), "bf16": bf16,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "device": describe(device),
     }
     return model, info
 

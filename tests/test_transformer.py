@@ -258,6 +258,7 @@ def test_pretrain_resumes_and_feeds_fine_tuning(tmp_path: Path) -> None:
     (tmp_path / "pt" / "corpus.txt").unlink()
     second = pretrain(data, tmp_path / "pt", vocab_size=300, steps=7, seed=1, **tiny)
     assert second["steps_done"] == 7
+    assert not (tmp_path / "pt" / "corpus.txt").exists()  # steps 1-3 were skipped, not redone
     log = json.loads((tmp_path / "pt" / "pretrain_log.json").read_text(encoding="utf-8"))
     assert log["corpus"]["texts"] == EVAL_ROWS and log["evals"]
 
